@@ -1,0 +1,54 @@
+"""cnngan-eval: test a checkpoint on the test split and write metrics.json.
+
+    cnngan-eval ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
+
+The model and data module are rebuilt from the config stored inside the checkpoint, so the
+command needs nothing else; `data.<key>=...` overrides entries of that stored data config.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from cnngan import config_dir
+
+
+def evaluation_data_config(stored: dict[str, Any], overrides: DictConfig, data_dir: str) -> DictConfig:
+    """The data config of the checkpoint's run, pointed at this run's data_dir, plus overrides."""
+    data = OmegaConf.create(stored["data"])
+    data.data_dir = data_dir
+    return OmegaConf.merge(data, overrides or {})
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    from cnngan.utils.checkpoint import model_from_checkpoint
+    from cnngan.utils.instantiate import instantiate_list
+    from cnngan.utils.run import apply_extras, plain_metrics, print_config_tree, print_summary, write_metrics
+
+    started = time.perf_counter()
+    apply_extras(cfg)
+    model, stored = model_from_checkpoint(cfg.ckpt_path)
+    if cfg.get("extras", {}).get("print_config", True):
+        print_config_tree(cfg, save_dir=cfg.paths.output_dir)
+    datamodule = hydra.utils.instantiate(evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir))
+    loggers = instantiate_list(cfg.get("logger"))
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer.test(model, datamodule=datamodule)
+    metrics = plain_metrics(trainer.callback_metrics)
+    if trainer.is_global_zero:
+        write_metrics(metrics, cfg.paths.output_dir)
+        print_summary(metrics, time.perf_counter() - started, cfg.paths.output_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

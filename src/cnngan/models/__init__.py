@@ -1,0 +1,3 @@
+from cnngan.models.classifier import ImageClassifier
+
+__all__ = ["ImageClassifier"]

@@ -1,0 +1,168 @@
+"""ImageClassifier: any net that maps images to logits, trained with cross-entropy."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
+
+from cnngan.utils.checkpoint import to_plain_hparams
+from cnngan.utils.images import log_figure
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+
+
+def build_scheduler(factory: SchedulerFactory, optimizer: torch.optim.Optimizer, total_steps: int) -> Any:
+    """Call a scheduler partial, filling in `total_steps` (e.g. OneCycleLR) or `T_max` (cosine)
+    when the partial leaves them open: only the trainer knows them."""
+    params = inspect.signature(factory.func if hasattr(factory, "func") else factory).parameters
+    given = getattr(factory, "keywords", {})
+    extra = {}
+    if "total_steps" in params and given.get("total_steps") is None:
+        extra["total_steps"] = total_steps
+    if "T_max" in params and given.get("T_max") is None:
+        extra["T_max"] = total_steps
+    return factory(optimizer, **extra)
+
+
+class ImageClassifier(L.LightningModule):
+    """Args:
+    net: maps (N, C, H, W) images to (N, num_classes) logits.
+    optimizer: partial taking the parameters.
+    scheduler: optional partial taking the optimizer; stepped every `scheduler_interval`.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        num_classes: int,
+        scheduler: SchedulerFactory | None = None,
+        scheduler_interval: str = "step",
+        label_smoothing: float = 0.0,
+        class_names: list[str] | None = None,
+        compile: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        # Only plain data goes into hparams, so checkpoints load with weights_only=True.
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        to_plain_hparams(self.hparams)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "f1": MulticlassF1Score(num_classes, average="macro"),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.val_acc_best = MaxMetric()
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.hparams.compile and stage == "fit":
+            self.net = torch.compile(self.net)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+        return loss, logits.detach(), y
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss, logits, y = self._shared_step(batch)
+        self.train_metrics.update(logits, y)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_metrics.reset()
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        loss, logits, y = self._shared_step(batch)
+        self.val_metrics.update(logits, y)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=False)
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        self.log_dict(values, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(values["val/acc"])
+            self.log("val/acc_best", self.val_acc_best.compute())
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        loss, logits, y = self._shared_step(batch)
+        self.test_metrics.update(logits, y)
+        self.test_confusion.update(logits, y)
+        self.log("test/loss", loss, on_epoch=True)
+        self.log_dict(self.test_metrics, on_epoch=True)
+
+    def on_test_epoch_end(self) -> None:
+        matrix = self.test_confusion.compute().cpu()
+        self.test_confusion.reset()
+        if self.trainer.is_global_zero:
+            out_dir = Path(self.trainer.default_root_dir)
+            save_confusion_matrix(matrix, self.class_names, out_dir)
+            log_figure(self.trainer, "test/confusion_matrix", confusion_figure(matrix, self.class_names))
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        interval = self.hparams.scheduler_interval
+        total = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
+        scheduler = build_scheduler(self.scheduler_factory, optimizer, int(total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+
+def save_confusion_matrix(matrix: torch.Tensor, class_names: list[str], out_dir: Path) -> None:
+    """Write the confusion matrix as CSV (rows: true class, columns: predicted) and PNG."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["true\\pred," + ",".join(class_names)]
+    lines += [name + "," + ",".join(str(int(v)) for v in row) for name, row in zip(class_names, matrix, strict=True)]
+    (out_dir / "confusion_matrix.csv").write_text("\n".join(lines) + "\n")
+    fig = confusion_figure(matrix, class_names)
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def confusion_figure(matrix: torch.Tensor, class_names: list[str]):  # noqa: ANN201 (matplotlib Figure)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * n, 1 + 0.6 * n))
+    ax.imshow(matrix.numpy(), cmap="Blues")
+    ax.set_xticks(range(n), class_names, rotation=90)
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7)
+    fig.tight_layout()
+    return fig

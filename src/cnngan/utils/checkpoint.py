@@ -1,0 +1,77 @@
+"""Checkpoints that load with PyTorch's safe loader and rebuild their model from plain data.
+
+Every checkpoint written by `cnngan-train` holds, besides Lightning's usual state, the run's
+resolved config under the key `cnngan` (plain dicts, lists, strings and numbers only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+CONFIG_KEY = "cnngan"
+
+
+class CheckpointError(ValueError):
+    """A file that is missing, unreadable or not a cnngan checkpoint."""
+
+
+def to_plain_hparams(hparams: Any) -> None:
+    """Turn OmegaConf containers inside saved hyperparameters into plain lists and dicts, so that
+    checkpoints load with `torch.load(weights_only=True)`."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    for key, value in list(hparams.items()):
+        if isinstance(value, DictConfig | ListConfig):
+            hparams[key] = OmegaConf.to_container(value, resolve=True)
+
+
+class StoreConfigInCheckpoint(L.Callback):
+    """Adds the run's resolved config (plain data) to every checkpoint."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CONFIG_KEY] = {"config": self.config, "model_class": type(pl_module).__name__}
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a cnngan checkpoint with `weights_only=True`, or explain what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<a .ckpt file from logs/.../checkpoints/>")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(
+            f"cannot read checkpoint {path} ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            "The file is truncated, corrupt or not a PyTorch checkpoint; pick another one "
+            "(checkpoints/last.ckpt or best.ckpt of a finished run)."
+        ) from err
+    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a cnngan checkpoint (no '{CONFIG_KEY}' config "
+            "inside); use a checkpoint written by cnngan-train."
+        )
+    return checkpoint
+
+
+def checkpoint_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return checkpoint[CONFIG_KEY]["config"]
+
+
+def model_from_checkpoint(path: str | Path) -> tuple[L.LightningModule, dict[str, Any]]:
+    """Rebuild the LightningModule from the config stored in the checkpoint and load its weights."""
+    import hydra
+    from omegaconf import OmegaConf
+
+    checkpoint = load_checkpoint(path)
+    config = checkpoint_config(checkpoint)
+    model = hydra.utils.instantiate(OmegaConf.create(config["model"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    model.eval()
+    return model, config
