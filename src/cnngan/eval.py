@@ -27,13 +27,21 @@ def evaluation_data_config(stored: dict[str, Any], overrides: DictConfig, data_d
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     from cnngan.utils.checkpoint import model_from_checkpoint
     from cnngan.utils.instantiate import instantiate_list
-    from cnngan.utils.run import apply_extras, plain_metrics, print_config_tree, print_summary, write_metrics
+    from cnngan.utils.run import (
+        apply_extras,
+        plain_metrics,
+        print_config_tree,
+        print_summary,
+        save_resolved_config,
+        write_metrics,
+    )
 
     started = time.perf_counter()
     apply_extras(cfg)
     model, stored = model_from_checkpoint(cfg.ckpt_path)
     if cfg.get("extras", {}).get("print_config", True):
-        print_config_tree(cfg, save_dir=cfg.paths.output_dir)
+        print_config_tree(cfg)
+    save_resolved_config(cfg, cfg.paths.output_dir)
     datamodule = hydra.utils.instantiate(evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir))
     loggers = instantiate_list(cfg.get("logger"))
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])

@@ -24,13 +24,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from cnngan.utils.checkpoint import StoreConfigInCheckpoint, load_checkpoint
     from cnngan.utils.instantiate import instantiate_list
     from cnngan.utils.rank import log
-    from cnngan.utils.run import apply_extras, plain_metrics, print_config_tree, print_summary, write_metrics
+    from cnngan.utils.run import (
+        apply_extras,
+        plain_metrics,
+        print_config_tree,
+        print_summary,
+        save_resolved_config,
+        write_metrics,
+    )
 
     started = time.perf_counter()
     run_dir = cfg.paths.output_dir
     apply_extras(cfg)
     if cfg.get("extras", {}).get("print_config", True):
-        print_config_tree(cfg, save_dir=run_dir)
+        print_config_tree(cfg)
+    save_resolved_config(cfg, run_dir)
     if cfg.get("ckpt_path"):
         load_checkpoint(cfg.ckpt_path)  # fail early, before any work, on a bad checkpoint
     if cfg.get("seed") is not None:
@@ -94,13 +102,15 @@ def _finish_wandb() -> None:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from cnngan.utils.run import metric_value
+    from cnngan.utils.distributed import finish_distributed
+    from cnngan.utils.sweep import sweep_objective
 
     try:
         metrics = train(cfg)
     finally:
         _finish_wandb()
-    return metric_value(metrics, cfg.get("optimized_metric"))
+        finish_distributed()  # DDP: wait for the other ranks, free the port for the next job
+    return sweep_objective(metrics, cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MaxMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
 
 from cnngan.utils.checkpoint import to_plain_hparams
 from cnngan.utils.images import log_figure

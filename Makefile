@@ -1,0 +1,70 @@
+# cnngan: `make train` and `make test` set everything up on a fresh machine first.
+# Extra Hydra overrides pass through ARGS, e.g. make train ARGS="trainer.max_epochs=3 data=mnist"
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+ARGS ?=
+PYTEST_ARGS ?=
+# pinned so pip never resolves another torch; override for other platforms,
+# e.g. make install TORCH_PINS="torch torchvision"
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+
+# Use the active virtualenv / conda env; otherwise create and use .venv
+ifdef VIRTUAL_ENV
+ENV_DIR := $(VIRTUAL_ENV)
+else ifdef CONDA_PREFIX
+ENV_DIR := $(CONDA_PREFIX)
+else
+ENV_DIR := .venv
+endif
+BIN := $(ENV_DIR)/bin
+PY := $(BIN)/python
+STAMP := $(ENV_DIR)/.cnngan-installed
+
+.PHONY: help install data train train-gan eval test test-fast lint format clean \
+	evaluator sweep bench notebooks
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(ENV_DIR)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install $(TORCH_PINS)
+	$(PY) -m pip install -e ".[dev,sweep]" $(TORCH_PINS)
+	@touch $@
+
+install: $(STAMP) ## create the environment (.venv unless one is active) and install cnngan
+
+data: $(STAMP) ## make sure Fashion-MNIST is present (data dir, Debian package or download)
+	$(PY) -m cnngan.data.fetch fashion_mnist --data-dir data
+
+train: data ## train the default experiment (CNN on Fashion-MNIST)
+	$(BIN)/cnngan-train $(ARGS)
+
+train-gan: data ## train the default GAN (DCGAN on Fashion-MNIST)
+	$(BIN)/cnngan-train experiment=gan_dcgan $(ARGS)
+
+eval: $(STAMP) ## test a checkpoint: make eval ARGS="ckpt_path=..."
+	$(BIN)/cnngan-eval $(ARGS)
+
+test: data ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: data ## run the tests not marked slow
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+format: $(STAMP) ## ruff format + autofix
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
+
+clean: ## remove caches and build files (keeps logs/ and data/)
+	rm -rf .pytest_cache .ruff_cache build dist src/*.egg-info
+	find . -name __pycache__ -type d -prune -not -path "./.venv/*" -exec rm -rf {} +

@@ -1,0 +1,156 @@
+"""Where the images of the metrics come from: a dataset split, a GAN, or files of another program.
+
+All of them are returned in the metrics' convention: uint8 (N, C, H, W), or floats in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cnngan.metrics.evaluator import to_unit_range
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+TENSOR_SUFFIXES = {".pt", ".pth", ".npy", ".npz"}
+
+
+def reference_images(datamodule: Any, split: str, n: int | None, seed: int = 0) -> torch.Tensor:
+    """uint8 images of a data module's split ("train", "val" or "test"); a fixed random subset of
+    n when the split is larger (the whole split when n is None)."""
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    sets = {"train": datamodule.train_set, "val": datamodule.val_set, "test": datamodule.test_set}
+    if split not in sets:
+        raise ValueError(f"metrics.reference={split!r}; choose train, val or test")
+    images = sets[split].images
+    if n is not None and n < len(images):
+        index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+        images = images[index.sort().values]
+    return images
+
+
+def gan_sampler(
+    gan: Any, use_ema: bool = True, seed: int = 0, device: str | torch.device = "cpu"
+) -> Callable[[int], torch.Tensor]:
+    """n -> n generated images in [0, 1] on the CPU. A conditional GAN gets balanced labels
+    (0, 1, ..., K-1, 0, 1, ...), so class imbalance in the scores comes from the generator only."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    hparams = getattr(gan, "hparams", {})
+    conditional = bool(hparams.get("conditional", False))
+    num_classes = int(hparams.get("num_classes", 0) or 0)
+    drawn = 0
+
+    @torch.no_grad()
+    def sample(n: int) -> torch.Tensor:
+        nonlocal drawn
+        labels = None
+        if conditional and num_classes:
+            labels = (torch.arange(drawn, drawn + n) % num_classes).to(device)
+        drawn += n
+        images = gan.generate(n, labels=labels, use_ema=use_ema, generator=generator)
+        return to_unit_range(images.detach().float().cpu())
+
+    return sample
+
+
+def load_samples(path: str | Path, value_range: str = "auto", limit: int | None = None) -> torch.Tensor:
+    """Images written by any program: a folder of image files, or a tensor file (.pt/.pth with a
+    tensor or a dict holding one under "images"/"samples", or .npy/.npz).
+
+    Returns uint8 (N, C, H, W) or floats in [0, 1]. `value_range` says how float files are
+    scaled: "unit" ([0, 1]), "symmetric" ([-1, 1], the usual tanh output) or "auto" (symmetric
+    when any value is negative). NHWC arrays are transposed to NCHW.
+    """
+    path = Path(path)
+    if path.is_dir():
+        images = _load_image_folder(path, limit)
+    elif path.suffix in TENSOR_SUFFIXES:
+        images = _load_tensor_file(path)
+    elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        images = _load_image_files([path])
+    else:
+        raise FileNotFoundError(
+            f"samples_path={path} is neither a folder of images nor a tensor file "
+            f"({', '.join(sorted(TENSOR_SUFFIXES))})"
+        )
+    images = images[:limit] if limit else images
+    return _to_metric_range(_to_nchw(images), value_range)
+
+
+def _load_image_folder(folder: Path, limit: int | None) -> torch.Tensor:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
+    return _load_image_files(files[:limit] if limit else files)
+
+
+def _load_image_files(files: list[Path]) -> torch.Tensor:
+    from PIL import Image
+
+    arrays = []
+    for file in files:
+        with Image.open(file) as image:
+            mode = "L" if image.mode in ("L", "LA", "I", "I;16", "1") else "RGB"
+            array = np.asarray(image.convert(mode))
+        arrays.append(array[:, :, None] if array.ndim == 2 else array)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"images differ in size/channels: {sorted(shapes)[:4]}; write them all the same")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def _load_tensor_file(path: Path) -> torch.Tensor:
+    if path.suffix in (".npy", ".npz"):
+        data: Any = np.load(path)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            key = next((k for k in ("images", "samples", "arr_0") if k in data.files), data.files[0])
+            data = data[key]
+        return torch.from_numpy(np.ascontiguousarray(data))
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(data, dict):
+        key = next((k for k in ("images", "samples") if k in data), None)
+        if key is None:
+            raise ValueError(f"{path} holds a dict without 'images' or 'samples': keys {sorted(data)}")
+        data = data[key]
+    if not isinstance(data, torch.Tensor):
+        raise ValueError(f"{path} holds a {type(data).__name__}, not a tensor of images")
+    return data
+
+
+def _to_nchw(images: torch.Tensor) -> torch.Tensor:
+    if images.ndim == 3:  # (N, H, W) grayscale
+        images = images.unsqueeze(1)
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W) or (N, H, W, C), got {tuple(images.shape)}")
+    if images.shape[1] not in (1, 3) and images.shape[-1] in (1, 3):
+        images = images.permute(0, 3, 1, 2)
+    return images.contiguous()
+
+
+def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grayscale <-> RGB for files written with another channel count than the evaluator's."""
+    if images.shape[1] == channels:
+        return images
+    if images.shape[1] == 3 and channels == 1:
+        return images.float().mean(dim=1, keepdim=True).round().to(images.dtype) if images.dtype == torch.uint8 else images.mean(dim=1, keepdim=True)
+    if images.shape[1] == 1 and channels == 3:
+        return images.repeat(1, 3, 1, 1)
+    raise ValueError(f"images have {images.shape[1]} channels, the evaluator takes {channels}")
+
+
+def _to_metric_range(images: torch.Tensor, value_range: str) -> torch.Tensor:
+    if images.dtype == torch.uint8:
+        return images
+    if not torch.is_floating_point(images):
+        raise ValueError(f"images must be uint8 or floats, got {images.dtype}")
+    if value_range == "auto":
+        value_range = "symmetric" if float(images.min()) < 0 else "unit"
+    if value_range == "symmetric":
+        return to_unit_range(images, (-1.0, 1.0))
+    if value_range == "unit":
+        return images.float().clamp(0.0, 1.0)
+    raise ValueError(f"value_range={value_range!r}; choose auto, unit or symmetric")
