@@ -30,3 +30,16 @@ def test_torch_pins_agree_with_makefile() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
     for pin in re.findall(r"(torch(?:vision)?==[\d.]+)", env):
         assert pin in makefile
+
+
+def test_make_help_lists_the_targets() -> None:
+    import subprocess
+
+    out = subprocess.run(["make", "help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    for target in ("install", "train", "test", "lint", "format", "clean", "help"):
+        assert f" {target} " in out or f"{target}  " in out, f"make help does not list {target}"
+
+
+def test_ci_script_installs_data_and_runs_make_test() -> None:
+    script = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "dataset-fashion-mnist" in script and "make test" in script

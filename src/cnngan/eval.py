@@ -1,6 +1,8 @@
 """cnngan-eval: test a checkpoint on the test split and write metrics.json.
 
     cnngan-eval ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
+    cnngan-eval ckpt_path=<GAN checkpoint>          # the GAN metric suite (conf/metrics/)
+    cnngan-eval samples_path=<folder or .pt/.npy>   # score images of another program
 
 The model and data module are rebuilt from the config stored inside the checkpoint, so the
 command needs nothing else; `data.<key>=...` overrides entries of that stored data config.
@@ -24,7 +26,7 @@ def evaluation_data_config(stored: dict[str, Any], overrides: DictConfig, data_d
     return OmegaConf.merge(data, overrides or {})
 
 
-def evaluate(cfg: DictConfig) -> dict[str, float]:
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from cnngan.utils.checkpoint import model_from_checkpoint
     from cnngan.utils.instantiate import instantiate_list
     from cnngan.utils.run import (
@@ -38,10 +40,21 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     started = time.perf_counter()
     apply_extras(cfg)
+    if cfg.get("samples_path"):  # images of another program: the GAN metric suite
+        from cnngan.metrics.run import evaluate_samples
+
+        save_resolved_config(cfg, cfg.paths.output_dir)
+        return evaluate_samples(cfg)
+    if not cfg.get("ckpt_path"):
+        raise ValueError("pass ckpt_path=<checkpoint> (a classifier or a GAN) or samples_path=<images>")
     model, stored = model_from_checkpoint(cfg.ckpt_path)
     if cfg.get("extras", {}).get("print_config", True):
         print_config_tree(cfg)
     save_resolved_config(cfg, cfg.paths.output_dir)
+    if callable(getattr(model, "generate", None)):  # a GAN: the metric suite of conf/metrics/
+        from cnngan.metrics.run import evaluate_generator
+
+        return evaluate_generator(cfg, model, stored)
     datamodule = hydra.utils.instantiate(evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir))
     loggers = instantiate_list(cfg.get("logger"))
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])

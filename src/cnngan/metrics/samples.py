@@ -35,9 +35,13 @@ def reference_images(datamodule: Any, split: str, n: int | None, seed: int = 0) 
 
 def gan_sampler(
     gan: Any, use_ema: bool = True, seed: int = 0, device: str | torch.device = "cpu"
-) -> Callable[[int], torch.Tensor]:
-    """n -> n generated images in [0, 1] on the CPU. A conditional GAN gets balanced labels
-    (0, 1, ..., K-1, 0, 1, ...), so class imbalance in the scores comes from the generator only."""
+) -> Callable[..., torch.Tensor]:
+    """`sample(n, labels=None)` -> n generated images in [0, 1] on the CPU.
+
+    Without labels, a conditional GAN gets balanced labels (0, 1, ..., K-1, 0, 1, ...), so class
+    imbalance in the scores comes from the generator only. The latent noise comes from one seeded
+    generator: the same seed gives the same images.
+    """
     generator = torch.Generator(device=device).manual_seed(seed)
     hparams = getattr(gan, "hparams", {})
     conditional = bool(hparams.get("conditional", False))
@@ -45,12 +49,13 @@ def gan_sampler(
     drawn = 0
 
     @torch.no_grad()
-    def sample(n: int) -> torch.Tensor:
+    def sample(n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         nonlocal drawn
-        labels = None
-        if conditional and num_classes:
-            labels = (torch.arange(drawn, drawn + n) % num_classes).to(device)
+        if labels is None and conditional and num_classes:
+            labels = torch.arange(drawn, drawn + n) % num_classes
         drawn += n
+        if labels is not None:
+            labels = labels.to(device)
         images = gan.generate(n, labels=labels, use_ema=use_ema, generator=generator)
         return to_unit_range(images.detach().float().cpu())
 

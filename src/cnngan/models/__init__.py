@@ -1,3 +1,7 @@
 from cnngan.models.classifier import ImageClassifier
 
 __all__ = ["ImageClassifier"]
+
+from cnngan.models.gan import GAN  # noqa: E402
+
+__all__ += ["GAN"]

@@ -1,0 +1,150 @@
+"""Score a GAN during training: FID, KID, IS, precision/recall, density/coverage and mode
+coverage every N epochs on M generated images against a fixed reference split, logged to every
+logger as `val/fid`, `val/kid_mean`, ... so that a ModelCheckpoint can keep the best FID.
+
+Enable it with `callbacks=[default,gan_fid]` (conf/callbacks/gan_fid.yaml) and point the
+checkpoint at it: `callbacks.model_checkpoint.monitor=val/fid callbacks.model_checkpoint.mode=min
+callbacks.model_checkpoint.every_n_epochs=<the same N>`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+import torch
+
+from cnngan.metrics.suite import GanMetrics, batches
+from cnngan.utils.rank import log
+
+
+class FIDCallback(L.Callback):
+    """Args:
+    evaluator: a shipped evaluator name ("fashion_mnist") or a path to its .pt file.
+    every_n_epochs: score after every N-th training epoch (and after the last one).
+    num_samples: generated images per evaluation (split over DDP ranks).
+    reference: the data module's split the samples are compared with ("val" keeps the test split
+        unseen; the whole split is used, split over ranks).
+    prefix: metric names are `<prefix><score>`, e.g. "val/fid".
+    use_ema: sample with the generator's EMA weights when the GAN keeps them.
+    seed: the latent noise is the same at every evaluation (seed + rank), so the curve measures
+        the generator, not the draw.
+    """
+
+    def __init__(
+        self,
+        evaluator: str = "fashion_mnist",
+        every_n_epochs: int = 1,
+        num_samples: int = 2000,
+        reference: str = "val",
+        batch_size: int = 500,
+        prefix: str = "val/",
+        use_ema: bool = True,
+        seed: int = 0,
+        kid_subsets: int = 50,
+        kid_subset_size: int = 1000,
+        knn_max_samples: int = 5000,
+        prog_bar_key: str | None = "fid",
+    ) -> None:
+        super().__init__()
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs={every_n_epochs} must be >= 1")
+        self.evaluator_name = evaluator
+        self.every_n_epochs = int(every_n_epochs)
+        self.num_samples = int(num_samples)
+        self.reference = reference
+        self.batch_size = int(batch_size)
+        self.prefix = prefix
+        self.use_ema = use_ema
+        self.seed = int(seed)
+        self.kid_subsets, self.kid_subset_size = int(kid_subsets), int(kid_subset_size)
+        self.knn_max_samples = knn_max_samples
+        self.prog_bar_key = prog_bar_key
+        self.suite: GanMetrics | None = None
+        self._scored_epoch = -1
+        self.history: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ when
+    def _due(self, trainer: L.Trainer) -> bool:
+        epoch = trainer.current_epoch
+        last = bool(trainer.max_epochs and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs)
+        return self._scored_epoch != epoch and ((epoch + 1) % self.every_n_epochs == 0 or last)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Scoring here (not at train epoch end) lets a ModelCheckpoint that saves at validation
+        # end (check_val_every_n_epoch > 1) see the score.
+        if not trainer.sanity_checking and trainer.state.fn == "fit" and self._due(trainer):
+            self._score(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._due(trainer):  # runs when there was no validation this epoch
+            self._score(trainer, pl_module)
+
+    # ------------------------------------------------------------------ how
+    def _build(self, trainer: L.Trainer, device: torch.device) -> GanMetrics:
+        from cnngan.metrics.evaluator import load_evaluator
+
+        evaluator = load_evaluator(self.evaluator_name, device=device)
+        suite = GanMetrics(
+            evaluator,
+            kid_subsets=self.kid_subsets,
+            kid_subset_size=self.kid_subset_size,
+            knn_max_samples=self.knn_max_samples,
+            seed=self.seed,
+        ).to(device)
+        real = self._reference_images(trainer)
+        shard = real[trainer.global_rank :: trainer.world_size]
+        for batch in batches(shard, self.batch_size):
+            suite.update(batch.to(device), real=True)
+        log.info(
+            "FIDCallback: evaluator %s (sha256 %s), reference %s split (%d images), %d samples "
+            "every %d epochs", self.evaluator_name, (evaluator.sha256 or "?")[:12], self.reference,
+            len(real), self.num_samples, self.every_n_epochs,
+        )
+        return suite
+
+    def _reference_images(self, trainer: L.Trainer) -> torch.Tensor:
+        datamodule = trainer.datamodule
+        dataset = getattr(datamodule, f"{self.reference}_set", None) if datamodule is not None else None
+        if dataset is None and datamodule is not None and self.reference == "test":
+            datamodule.setup("test")
+            dataset = datamodule.test_set
+        if dataset is None or not hasattr(dataset, "images") or len(dataset) == 0:
+            raise RuntimeError(
+                f"FIDCallback(reference={self.reference!r}) needs the data module's {self.reference} "
+                "split (an ImageDataModule with images in it); check data.val_size or choose "
+                "reference=train"
+            )
+        return dataset.images
+
+    @torch.no_grad()
+    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from cnngan.metrics.samples import gan_sampler
+
+        started = time.perf_counter()
+        self._scored_epoch = trainer.current_epoch
+        if self.suite is None:
+            self.suite = self._build(trainer, pl_module.device)
+        suite = self.suite
+        suite.reset_fake()
+        n_local = len(range(trainer.global_rank, self.num_samples, trainer.world_size))
+        sample = gan_sampler(pl_module, self.use_ema, self.seed + trainer.global_rank, pl_module.device)
+        for start in range(0, n_local, self.batch_size):
+            suite.update(sample(min(self.batch_size, n_local - start)).to(pl_module.device), real=False)
+        scores = suite.compute()
+        values = {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+        for key, value in values.items():
+            # FID/KID/IS are already synced over DDP ranks (torchmetrics); the k-NN scores are
+            # per-rank shards and get averaged
+            pl_module.log(
+                self.prefix + key, value, on_step=False, on_epoch=True, sync_dist=True,
+                prog_bar=key == self.prog_bar_key,
+            )
+        self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **values})
+        log.info(
+            "epoch %d: %sfid %.3f  kid %.5f  precision %.3f  recall %.3f  modes %d  (%.1f s)",
+            trainer.current_epoch, self.prefix, values["fid"], values["kid_mean"],
+            values["precision"], values["recall"], int(values["modes_covered"]),
+            time.perf_counter() - started,
+        )

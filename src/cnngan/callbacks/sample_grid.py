@@ -1,0 +1,120 @@
+"""Render a GAN's samples from one fixed noise batch as an image grid during training.
+
+The same latent vectors (and, for a conditional GAN, the same labels: one class per row) are
+used every time, so the grids show how the generator evolves. Each grid goes to every logger that
+takes images (W&B, TensorBoard) and to `<run dir>/samples/iter_XXXXXX.png`; the grid after the
+last iteration is also written as `samples/final.png`. Only global rank 0 renders and writes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from cnngan.utils.images import log_image
+from cnngan.utils.rank import log
+
+
+def image_grid(images: torch.Tensor, nrow: int, padding: int = 2) -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> one (C', H', W') grid in [0, 1] (3 channels for gray)."""
+    from torchvision.utils import make_grid
+
+    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, normalize=True, value_range=(-1, 1))
+
+
+def save_grid(grid: torch.Tensor, path: str | Path) -> Path:
+    from torchvision.utils import save_image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(grid, path)
+    return path
+
+
+def logging_step(trainer: L.Trainer) -> int:
+    """The step Lightning logs metrics at (batches): images logged at it line up with the curves
+    (the GAN's `global_step` counts optimizer steps, which would run ahead of them in W&B)."""
+    return int(trainer.fit_loop.epoch_loop._batches_that_stepped)
+
+
+class SampleGrid(L.Callback):
+    """Args:
+    every_n_iterations: render after every N training iterations (batches); null = never.
+    every_n_epochs: render after every N epochs; null = never.
+    num_samples: images in the grid; nrow: images per row (default: the number of classes for
+        a conditional GAN, so each row is one class; else about sqrt(num_samples)).
+    seed: seed of the fixed noise.
+    use_ema: sample with the generator's EMA copy when the GAN has one.
+    at_train_end: also render after the last iteration (written as samples/final.png too).
+    dirname: folder under the run dir (trainer.default_root_dir) for the PNG files.
+    """
+
+    def __init__(
+        self,
+        every_n_iterations: int | None = 500,
+        every_n_epochs: int | None = None,
+        num_samples: int = 100,
+        nrow: int | None = None,
+        seed: int = 1234,
+        use_ema: bool = True,
+        at_train_end: bool = True,
+        dirname: str = "samples",
+    ) -> None:
+        super().__init__()
+        self.every_n_iterations = every_n_iterations
+        self.every_n_epochs = every_n_epochs
+        self.num_samples, self.nrow, self.seed = int(num_samples), nrow, int(seed)
+        self.use_ema, self.at_train_end, self.dirname = use_ema, at_train_end, dirname
+        self.written: list[Path] = []
+        self._last_iteration = -1
+
+    def _layout(self, pl_module: L.LightningModule) -> tuple[int, torch.Tensor | None]:
+        hp = pl_module.hparams
+        if hp.get("conditional"):
+            nrow = self.nrow or int(hp.num_classes)
+            labels = (torch.arange(self.num_samples) // nrow) % int(hp.num_classes)
+            return nrow, labels.to(pl_module.device)
+        return self.nrow or max(1, round(math.sqrt(self.num_samples))), None
+
+    def render(self, pl_module: L.LightningModule) -> torch.Tensor:
+        """The grid (C, H, W) in [0, 1] for the fixed noise."""
+        nrow, labels = self._layout(pl_module)
+        generator = torch.Generator().manual_seed(self.seed)
+        images = pl_module.generate(self.num_samples, labels=labels, use_ema=self.use_ema, generator=generator)
+        return image_grid(images, nrow)
+
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, final: bool = False) -> None:
+        iteration = int(getattr(pl_module, "iteration", trainer.global_step))
+        if not trainer.is_global_zero or (iteration == self._last_iteration and not final):
+            return
+        self._last_iteration = iteration
+        grid = self.render(pl_module)
+        ema = self.use_ema and getattr(pl_module, "generator_ema", None) is not None
+        log_image(trainer, f"samples/{'ema' if ema else 'generator'}", grid, step=logging_step(trainer))
+        if trainer.fast_dev_run:
+            return  # fast_dev_run writes no files
+        out_dir = Path(trainer.default_root_dir) / self.dirname
+        self.written.append(save_grid(grid, out_dir / f"iter_{iteration:06d}.png"))
+        if final:
+            path = save_grid(grid, out_dir / "final.png")
+            log.info("sample grid after %d iterations: %s", iteration, path)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        every = self.every_n_iterations
+        if every and int(getattr(pl_module, "iteration", trainer.global_step)) % every == 0:
+            self._write(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        every = self.every_n_epochs
+        if every and (trainer.current_epoch + 1) % every == 0:
+            self._write(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.at_train_end:
+            self._write(trainer, pl_module, final=True)

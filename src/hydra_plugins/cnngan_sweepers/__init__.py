@@ -1,0 +1,1 @@
+"""cnngan's Hydra plugins (found by Hydra through the `hydra_plugins` namespace package)."""

@@ -1,0 +1,89 @@
+"""R1, gradient penalty and DiffAugment on small inputs with known answers."""
+
+import pytest
+import torch
+from torch import nn
+
+from cnngan.models.diffaugment import DiffAugment, rand_cutout, rand_translation
+from cnngan.models.gan_regularizers import gradient_penalty, r1_penalty
+
+
+def linear_critic(weight: torch.Tensor) -> nn.Module:
+    """D(x) = <w, x>: its input gradient is w everywhere."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(weight.numel(), 1, bias=False))
+    net[1].weight.data.copy_(weight.flatten()[None])
+    return net
+
+
+def test_r1_of_a_linear_critic_is_its_squared_weight_norm() -> None:
+    w = torch.tensor([3.0, 4.0, 0.0, 0.0]).view(1, 2, 2)
+    critic = linear_critic(w)
+    x = torch.randn(5, 1, 2, 2, requires_grad=True)
+    penalty = r1_penalty(critic(x).squeeze(1), x)
+    assert penalty.item() == pytest.approx(25.0)
+    penalty.backward()  # differentiable w.r.t. D's weights: d||w||^2/dw = 2w
+    assert torch.allclose(critic[1].weight.grad.flatten(), 2 * w.flatten())
+
+
+def test_gradient_penalty_of_a_linear_critic() -> None:
+    critic = linear_critic(torch.tensor([3.0, 4.0, 0.0, 0.0]))
+    real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
+    gp = gradient_penalty(lambda x: critic(x).squeeze(1), real, fake)
+    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2)
+    gp.backward()
+    assert critic[1].weight.grad.abs().sum() > 0
+    unit = linear_critic(torch.tensor([0.6, 0.8, 0.0, 0.0]))  # a 1-Lipschitz critic: no penalty
+    assert float(gradient_penalty(lambda x: unit(x).squeeze(1), real, fake)) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_gradient_penalty_uses_points_between_real_and_fake() -> None:
+    seen = []
+
+    def critic(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.detach())
+        return (x**2).flatten(1).sum(1)
+
+    real, fake = torch.zeros(64, 1, 1, 1), torch.ones(64, 1, 1, 1)
+    gradient_penalty(critic, real, fake)
+    mixed = seen[0].flatten()
+    assert (mixed >= 0).all() and (mixed <= 1).all() and mixed.std() > 0.1
+
+
+def test_diffaugment_empty_policy_is_identity() -> None:
+    x = torch.randn(3, 1, 8, 8)
+    assert not DiffAugment(None) and not DiffAugment("")
+    assert DiffAugment(None)(x) is x
+
+
+def test_diffaugment_rejects_unknown_policy() -> None:
+    with pytest.raises(ValueError, match="unknown DiffAugment policy.*'flip'"):
+        DiffAugment("color,flip")
+
+
+def test_translation_shifts_with_zero_fill() -> None:
+    x = torch.zeros(200, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    out = rand_translation(x, ratio=0.125, generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and torch.equal(out.sum(dim=(1, 2, 3)), torch.ones(200))  # 1px shift keeps it
+    rows, cols = out[:, 0].nonzero()[:, 1], out[:, 0].nonzero()[:, 2]
+    assert set(rows.tolist()) == {3, 4, 5} and set(cols.tolist()) == {3, 4, 5}  # every shift in [-1, 1]
+    ones = rand_translation(torch.ones(200, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    assert (ones == 0).any()  # what comes in from the border is zero
+
+
+def test_cutout_zeroes_a_box_of_half_the_side() -> None:
+    out = rand_cutout(torch.ones(100, 1, 8, 8), ratio=0.5, generator=torch.Generator().manual_seed(0))
+    zeros = (out == 0).flatten(1).sum(1)
+    assert zeros.max() == 16 and zeros.min() >= 4  # a 4x4 box, clipped at borders
+
+
+@pytest.mark.parametrize("policy", ["color", "translation", "cutout", "color,translation,cutout"])
+def test_diffaugment_is_differentiable_and_random_per_image(policy: str) -> None:
+    x = torch.rand(16, 3, 8, 8, requires_grad=True)
+    out = DiffAugment(policy)(x)
+    assert out.shape == x.shape
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    same = torch.rand(1, 3, 8, 8).expand(16, 3, 8, 8)
+    augmented = DiffAugment(policy)(same)
+    assert not torch.allclose(augmented[:1].expand_as(augmented), augmented)  # one draw per image

@@ -1,0 +1,184 @@
+"""Sweeps as real processes: a grid multirun and an Optuna study (resume, failed trials), each
+ending with a summary in the sweep dir; the configs behind `make sweep` and the searches."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cnngan.utils.sweep import default_direction, summarize
+from tests.conftest import REPO_ROOT, compose_config
+from tests.scale.conftest import TINY, clean_env, run_train, train_command
+
+
+@pytest.mark.slow
+def test_grid_multirun_writes_jobs_and_summary(wandb_grid_sweep: Path) -> None:
+    sweep = wandb_grid_sweep
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["n_jobs"] == 2 and summary["counts"] == {"COMPLETED": 2}
+    assert summary["metric"] == "val/acc_best" and summary["direction"] == "maximize"
+    pools = {job["params"]["model.net.pool"] for job in summary["jobs"]}
+    assert pools == {"max", "avg"}  # only the swept key is a parameter
+    values = [job["objective"] for job in summary["jobs"]]
+    assert summary["best"]["value"] == max(values)
+    for job in summary["jobs"]:
+        metrics = json.loads((sweep / job["dir"] / "metrics.json").read_text())
+        assert job["objective"] == pytest.approx(metrics["val/acc_best"])
+        assert "test/acc" in metrics  # the test phase ran in every job
+    table = (sweep / "summary.md").read_text()
+    assert "| job | status | model.net.pool | val/acc_best |" in table and table.count("| completed |") == 2
+
+
+def test_summary_of_an_interrupted_sweep(tmp_path: Path) -> None:
+    """A job folder without job.json (killed) is INTERRUPTED; the best ignores failed jobs."""
+    for num, record in enumerate([
+        {"status": "COMPLETED", "objective": 0.5, "overrides": ["lr=1", "data=digits"]},
+        {"status": "FAILED", "error": "TrialFailed: nan", "overrides": ["lr=2", "data=digits"]},
+        None,
+    ]):
+        (tmp_path / str(num)).mkdir()
+        if record:
+            (tmp_path / str(num) / "job.json").write_text(json.dumps({"num": num, "metric": "val/loss", **record}))
+        else:
+            (tmp_path / str(num) / ".hydra").mkdir()
+            (tmp_path / str(num) / ".hydra" / "overrides.yaml").write_text("- lr=3\n- data=digits\n")
+    summary = summarize(tmp_path)
+    assert summary["direction"] == "minimize"  # a loss
+    assert [j["status"] for j in summary["jobs"]] == ["COMPLETED", "FAILED", "INTERRUPTED"]
+    assert [j["params"] for j in summary["jobs"]] == [{"lr": "1"}, {"lr": "2"}, {"lr": "3"}]
+    assert summary["best"]["num"] == 0
+
+
+def test_default_direction() -> None:
+    assert default_direction("val/fid") == default_direction("test/loss") == "minimize"
+    assert default_direction("val/acc_best") == default_direction("val/is") == "maximize"
+
+
+def test_make_sweep_grid_and_optuna_configs_compose(tmp_path: Path) -> None:
+    grid = compose_config("train", ["hparams_search=classifier_grid"], tmp_path)
+    assert str(grid.hydra.mode) == "RunMode.MULTIRUN"
+    assert dict(grid.hydra.sweeper.params) == {"model.optimizer.lr": "0.001,0.003", "model.net.pool": "max,avg"}
+    study = compose_config("train", ["hparams_search=classifier_optuna"], tmp_path)
+    sweeper = study.hydra.sweeper
+    assert sweeper._target_.endswith("ResumableOptunaSweeper")
+    assert sweeper.direction == "maximize" and study.optimized_metric == "val/acc_best"
+    assert sweeper.storage == f"sqlite:///{study.hydra.sweep.dir}/optuna.db"
+    assert sweeper.max_failure_rate == 1.0
+    assert set(sweeper.params) >= {"model.optimizer.lr", "model.net.pool"}
+
+
+# A 2-trial study over a learning rate that trains (0.003) and one that diverges (NaN val/loss).
+_STUDY_CONFIG = """\
+# @package _global_
+defaults:
+  - override /hydra/sweeper: optuna
+optimized_metric: val/loss
+hydra:
+  mode: MULTIRUN
+  sweeper:
+    _target_: hydra_plugins.cnngan_sweepers.resumable_optuna.ResumableOptunaSweeper
+    storage: sqlite:///${hydra.sweep.dir}/optuna.db
+    study_name: scale_test
+    direction: minimize
+    n_trials: 2
+    n_jobs: 1
+    max_failure_rate: 1.0
+    params:
+      model.optimizer.lr: choice(0.003, 1e12)
+"""
+
+
+def _kill_when_trial_running(proc: subprocess.Popen, sweep: Path, log: Path, timeout: float = 400) -> int:
+    """SIGKILL the sweep (a crash, a preempted node) while a trial after the first one runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        running = [p for p in sweep.glob("[1-9]*") if p.is_dir() and not (p / "job.json").exists()]
+        if running:
+            time.sleep(0.5)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return int(running[0].name)
+        time.sleep(0.1)
+    raise AssertionError(f"no second trial started (rc={proc.poll()}):\n{log.read_text()[-4000:]}")
+
+
+@pytest.mark.slow
+def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Path) -> None:
+    import optuna
+
+    conf = tmp_path / "conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    (conf / "scale_test.yaml").write_text(_STUDY_CONFIG)
+    sweep = tmp_path / "sweep"
+    storage = f"sqlite:///{sweep}/optuna.db"
+    # fix the order: trial 0 diverges, trial 1 trains (and is killed, then re-run)
+    sweep.mkdir()
+    seeded = optuna.create_study(study_name="scale_test", storage=storage, direction="minimize")
+    seeded.enqueue_trial({"model.optimizer.lr": 1e12})
+    seeded.enqueue_trial({"model.optimizer.lr": 0.003})
+    args = [f"--config-dir={conf.parent}", "hparams_search=scale_test", *TINY,
+            f"hydra.sweep.dir={sweep}"]
+
+    with open(tmp_path / "first.log", "w") as out:
+        first = subprocess.Popen(
+            train_command([*args, f"paths.log_dir={tmp_path / 'logs'}"]), cwd=REPO_ROOT,
+            env=clean_env(tmp_path / "home"), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        killed = _kill_when_trial_running(first, sweep, tmp_path / "first.log")
+    assert killed == 1
+
+    before = optuna.load_study(study_name="scale_test", storage=storage).trials
+    assert [t.state.name for t in before] == ["FAIL", "RUNNING"]  # the failure did not stop it
+    job0 = json.loads((sweep / "0" / "job.json").read_text())
+    assert job0["status"] == "FAILED" and "TrialFailed" in job0["error"]  # NaN objective
+
+    run_train(args, tmp_path)  # the same command again: resumes
+
+    trials = optuna.load_study(study_name="scale_test", storage=storage).trials
+    assert len(trials) == 3  # 0 kept, 1 interrupted, 2 = trial 1 again; not 2 more trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL", "COMPLETE"]
+    assert trials[1].user_attrs.get("interrupted") and not trials[0].user_attrs.get("interrupted")
+    assert trials[2].params == trials[1].params == {"model.optimizer.lr": 0.003}
+    # job folder N holds trial N: folder 0 was not overwritten by the resumed sweep
+    assert json.loads((sweep / "0" / "job.json").read_text()) == job0
+    assert json.loads((sweep / "2" / "job.json").read_text())["objective"] == trials[2].value
+
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["best"]["params"]["model.optimizer.lr"] == 0.003
+    assert summary["counts"] == {"COMPLETED": 1, "FAILED": 2}
+    assert (sweep / "summary.md").read_text().count("| failed |") == 2
+
+
+def test_joblib_launcher_option_composes(tmp_path: Path) -> None:
+    cfg = compose_config("train", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path)
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == 2
+
+
+def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
+    """A killed batch of two trials: trial 0 had ended (job.json), trial 1 had not."""
+    import optuna
+
+    from hydra_plugins.cnngan_sweepers.resumable_optuna import prepare_resume
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/db.sqlite", study_name="s", direction="maximize")
+    done = study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)})
+    study.tell(done, 0.5)
+    ended, cut = (study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)}) for _ in range(2))
+    (tmp_path / str(ended.number)).mkdir()
+    (tmp_path / str(ended.number) / "job.json").write_text(json.dumps({"status": "COMPLETED", "objective": 0.7}))
+    (tmp_path / str(cut.number)).mkdir()  # started, never finished
+
+    to_run, next_job = prepare_resume(study, n_trials=5, sweep_dir=tmp_path)
+
+    trials = study.get_trials()
+    assert trials[ended.number].state.name == "COMPLETE" and trials[ended.number].value == 0.7
+    assert trials[cut.number].state.name == "FAIL" and trials[cut.number].user_attrs["interrupted"]
+    assert trials[3].state.name == "WAITING" and trials[3].system_attrs["fixed_params"] == cut.params
+    assert (to_run, next_job) == (3, 3)  # 2 finished of 5; the re-run takes job number 3
