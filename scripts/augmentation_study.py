@@ -89,7 +89,9 @@ def write_tables(rows: list[dict], out: Path, ratio: float, args: argparse.Names
         f"Test accuracy (%) on the Fashion-MNIST test split (10,000 images), mean ± sample std over "
         f"seeds; classifier: default CNN, {args.clf_epochs} epochs x 5,120 samples; conditional "
         f"DCGAN per k: {args.gan_steps} iterations; synthetic ratio {ratio:g} "
-        f"(synthetic per real image in the batches).",
+        f"(synthetic per real image in the batches). Extra GAN overrides: "
+        f"{' '.join(args.gan_extra) or 'none'}; extra classifier overrides: "
+        f"{' '.join(args.clf_extra) or 'none'}.",
         "",
         "| k per class | real only | real + synthetic | difference (paired by seed) | seeds |",
         "|---|---|---|---|---|",
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratio", type=float, default=1.0)
     parser.add_argument("--gan-steps", type=int, default=3000)
     parser.add_argument("--clf-epochs", type=int, default=10)
+    parser.add_argument("--gan-extra", nargs="*", default=[], help="extra overrides of the GAN runs")
+    parser.add_argument("--clf-extra", nargs="*", default=[], help="extra overrides of the classifier runs")
     parser.add_argument("--out", type=Path, default=Path("logs/augment/study"))
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = parser.parse_args(argv)
@@ -124,13 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     for k in args.k:
         gan_ckpt = out / "gans" / f"k{k}" / "checkpoints" / "last.ckpt"
         if not gan_ckpt.is_file():
-            run(train_command(gan_overrides(k, out, args.gan_steps)), out / "logs" / f"gan_k{k}.log", commands, args.dry_run)
+            run(train_command(gan_overrides(k, out, args.gan_steps) + args.gan_extra), out / "logs" / f"gan_k{k}.log", commands, args.dry_run)
         for seed in args.seeds:
             for ratio in (0.0, args.ratio):
                 run_dir = out / "classifiers" / f"k{k}_ratio{ratio:g}_seed{seed}"
                 metrics = run_dir / "metrics.json"
                 if not metrics.is_file():
-                    overrides = classifier_overrides(k, ratio, seed, out, args.clf_epochs, run_dir)
+                    overrides = classifier_overrides(k, ratio, seed, out, args.clf_epochs, run_dir) + args.clf_extra
                     run(train_command(overrides), out / "logs" / f"{run_dir.name}.log", commands, args.dry_run)
                 if metrics.is_file():
                     acc = json.loads(metrics.read_text())["test/acc"]

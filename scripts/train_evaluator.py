@@ -86,9 +86,9 @@ def layer_scales(evaluator: Any, images: torch.Tensor, layers: list[str], batch:
 
 
 def export(ckpt: Path, data: str, layers: list[str], min_acc: float, out_dir: Path, command: str) -> dict[str, Any]:
+    import hydra
     from omegaconf import OmegaConf
 
-    import hydra
     from cnngan.metrics.evaluator import PENULTIMATE, Evaluator, sha256_file
     from cnngan.nets.cnn import ConvNet
     from cnngan.utils.checkpoint import checkpoint_config, load_checkpoint

@@ -15,8 +15,17 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 # quiet, fast runs on the bundled 8x8 digits
-QUIET = ["extras.print_config=false", "callbacks.rich_progress_bar=null", "callbacks.model_summary=null"]
+QUIET = [
+    "extras.print_config=false",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.model_summary=null",
+]
 TINY = ["data=digits", "trainer.max_epochs=1", *QUIET]
+FEW_BATCHES = [
+    "+trainer.limit_train_batches=10",  # OneCycleLR needs total_steps * pct_start > 1
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=1",
+]
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -37,7 +46,11 @@ def run_train(args: Sequence[str], tmp: Path, timeout: float = 600) -> subproces
     """Run cnngan-train with every output under tmp; fail with the output's tail on error."""
     proc = subprocess.run(
         train_command([*args, f"paths.log_dir={tmp / 'logs'}"]),
-        cwd=REPO_ROOT, env=clean_env(tmp / "home"), capture_output=True, text=True, timeout=timeout,
+        cwd=REPO_ROOT,
+        env=clean_env(tmp / "home"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, f"cnngan-train failed ({proc.returncode}):\n{tail(proc)}"
     return proc
@@ -56,8 +69,13 @@ def wandb_records(offline_run: Path) -> list[dict]:
     files = list(offline_run.glob("run-*.wandb"))
     assert len(files) == 1, f"expected one .wandb file in {offline_run}, found {files}"
     wandb_cli = shutil.which("wandb", path=str(Path(sys.executable).parent)) or "wandb"
-    out = subprocess.run([wandb_cli, "leet", "inspect", "--json", str(files[0])],
-                         capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [wandb_cli, "leet", "inspect", "--json", str(files[0])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -68,8 +86,14 @@ def wandb_grid_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("grid_wandb")
     sweep_dir = tmp / "sweep"
     run_train(
-        ["-m", *TINY, "logger=wandb", "model.net.pool=max,avg", "tags=[scale_test,digits]",
-         f"hydra.sweep.dir={sweep_dir}"],
+        [
+            "-m",
+            *TINY,
+            "logger=wandb",
+            "model.net.pool=max,avg",
+            "tags=[scale_test,digits]",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
         tmp,
     )
     return sweep_dir

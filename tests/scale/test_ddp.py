@@ -26,14 +26,18 @@ def assert_replicas_identical(run_dir: Path, buffers: bool) -> dict[int, dict]:
     assert records[0]["world_size"] == records[1]["world_size"] == 2
     assert records[0]["global_step"] == records[1]["global_step"] > 0
     assert records[0]["random_probe"] != records[1]["random_probe"]
-    states = {r: torch.load(run_dir / "replicas" / f"rank{r}.pt", weights_only=True) for r in (0, 1)}
+    states = {
+        r: torch.load(run_dir / "replicas" / f"rank{r}.pt", weights_only=True) for r in (0, 1)
+    }
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     assert states[0].keys() == states[1].keys() == checkpoint.keys()
     params = [k for k in states[0] if "running_" not in k and "num_batches_tracked" not in k]
     checked = states[0].keys() if buffers else params
     for key in checked:
         assert torch.equal(states[0][key], states[1][key]), f"rank 0 and rank 1 differ in {key}"
-        assert torch.equal(states[1][key], checkpoint[key]), f"rank 1 and the checkpoint differ in {key}"
+        assert torch.equal(states[1][key], checkpoint[key]), (
+            f"rank 1 and the checkpoint differ in {key}"
+        )
     return records
 
 
@@ -43,9 +47,18 @@ def test_classifier_ddp_multirun_two_jobs(tmp_path: Path) -> None:
     multiruns/<sweep>/<job>/ only (the second rank of each job writes into the same folder)."""
     sweep = tmp_path / "sweep"
     proc = run_train(
-        ["-m", "data=digits", "trainer=ddp_cpu", "model.net.pool=max,avg", "trainer.max_epochs=2",
-         "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=1", *QUIET, *REPLICAS,
-         f"hydra.sweep.dir={sweep}"],
+        [
+            "-m",
+            "data=digits",
+            "trainer=ddp_cpu",
+            "model.net.pool=max,avg",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=3",
+            "+trainer.limit_val_batches=1",
+            *QUIET,
+            *REPLICAS,
+            f"hydra.sweep.dir={sweep}",
+        ],
         tmp_path,
     )
     out = tail(proc, 10**7)
@@ -68,34 +81,56 @@ def test_gan_ddp_two_processes(tmp_path: Path) -> None:
     (parameters, EMA generator included), different noise per rank, synced epoch metrics, sample
     grids written once."""
     proc = run_train(
-        ["experiment=gan_dcgan", "data=digits", "trainer=ddp_cpu", "trainer.max_steps=4",
-         "trainer.max_time=null", "callbacks.sample_grid.every_n_iterations=2", *QUIET, *REPLICAS],
+        [
+            "experiment=gan_dcgan",
+            "data=digits",
+            "trainer=ddp_cpu",
+            "trainer.max_steps=4",
+            "trainer.max_time=null",
+            "callbacks.sample_grid.every_n_iterations=2",
+            *QUIET,
+            *REPLICAS,
+        ],
         tmp_path,
     )
     (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
     records = assert_replicas_identical(run_dir, buffers=False)  # BN statistics are per rank
     assert records[0]["global_step"] == 4 * 2  # 4 iterations = 4 D steps + 4 G steps
-    assert any(k.startswith("generator_ema.") for k in torch.load(run_dir / "replicas" / "rank1.pt"))
+    assert any(
+        k.startswith("generator_ema.") for k in torch.load(run_dir / "replicas" / "rank1.pt")
+    )
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
-        "final.png", "iter_000002.png", "iter_000004.png"]
+        "final.png",
+        "iter_000002.png",
+        "iter_000004.png",
+    ]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {"test/d_loss", "train/g_loss"} <= metrics.keys()
-    assert "sync_dist=True" not in tail(proc, 10**7), "an epoch-level metric is not synced over ranks"
+    assert "sync_dist=True" not in tail(proc, 10**7), (
+        "an epoch-level metric is not synced over ranks"
+    )
 
 
 def test_child_rank_command_replays_the_job(tmp_path: Path) -> None:
     """What a second rank runs: this job's overrides (no sweep), in RUN mode, in this job's dir."""
     from cnngan.utils.distributed import _is_parent_only, hydra_child_command
 
-    cfg = compose_config("train", ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"], tmp_path)
+    cfg = compose_config(
+        "train", ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"], tmp_path
+    )
     command, cwd = hydra_child_command(1)
     assert command[1:4] == ["-m", "cnngan.train", "--config-name=train"]
     assert command[4:7] == ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"]
     assert f'hydra.run.dir="{cfg.hydra.runtime.output_dir}"' in command
     assert command[-1] == "hydra.mode=RUN" and "hydra.output_subdir=null" in command
     assert cwd == cfg.hydra.runtime.cwd
-    for sweep_only in ("hydra.mode=MULTIRUN", "hydra.sweep.dir=/x", "hydra/launcher=joblib",
-                       "hydra.sweeper.n_trials=3", "hydra.run.dir=/y"):
+    for sweep_only in (
+        "hydra.mode=MULTIRUN",
+        "hydra.sweep.dir=/x",
+        "hydra/launcher=joblib",
+        "hydra.sweeper.n_trials=3",
+        "hydra.run.dir=/y",
+    ):
         assert _is_parent_only(sweep_only)
     assert not _is_parent_only("hydra.job.chdir=true") and not _is_parent_only("hydra.verbose=true")
 
@@ -105,9 +140,19 @@ def test_ddp_trainer_configs(tmp_path: Path) -> None:
 
     from cnngan.utils.distributed import DDPStrategy
 
-    gpu = compose_config("train", ["trainer=ddp", "trainer.devices=4", "trainer.sync_batchnorm=true",
-                                   "trainer.precision=bf16-mixed"], tmp_path)
-    assert gpu.trainer.accelerator == "gpu" and gpu.trainer.devices == 4 and gpu.trainer.sync_batchnorm
+    gpu = compose_config(
+        "train",
+        [
+            "trainer=ddp",
+            "trainer.devices=4",
+            "trainer.sync_batchnorm=true",
+            "trainer.precision=bf16-mixed",
+        ],
+        tmp_path,
+    )
+    assert (
+        gpu.trainer.accelerator == "gpu" and gpu.trainer.devices == 4 and gpu.trainer.sync_batchnorm
+    )
     assert gpu.trainer.precision == "bf16-mixed"
     cpu = compose_config("train", ["trainer=ddp_cpu", "trainer.devices=3"], tmp_path)
     strategy = hydra.utils.instantiate(cpu.trainer.strategy)
@@ -120,12 +165,16 @@ def test_ddp_trainer_configs(tmp_path: Path) -> None:
 def test_precision_override_trains(make_cfg) -> None:  # noqa: ANN001 (fixture)
     from cnngan.train import train
 
-    cfg = make_cfg("train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision=bf16-mixed"])
+    cfg = make_cfg(
+        "train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision=bf16-mixed"]
+    )
     metrics = train(cfg)
     assert "test/acc" in metrics and cfg.trainer.precision == "bf16-mixed"
 
 
-def test_slurm_launcher_resolves_multinode_ddp_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slurm_launcher_resolves_multinode_ddp_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """hydra/launcher=slurm sizes the SLURM job from the trainer; render the sbatch file that
     submitit would submit (nothing is submitted)."""
     import os
@@ -141,24 +190,43 @@ def test_slurm_launcher_resolves_multinode_ddp_job(tmp_path: Path, monkeypatch: 
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
     from omegaconf import OmegaConf
 
-    cfg = compose_config("train", [
-        "hydra/launcher=slurm", "trainer=ddp", "trainer.num_nodes=2", "trainer.devices=4",
-        "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=600",
-        "hydra.launcher.setup=[source .venv/bin/activate]",
-    ], tmp_path)
+    cfg = compose_config(
+        "train",
+        [
+            "hydra/launcher=slurm",
+            "trainer=ddp",
+            "trainer.num_nodes=2",
+            "trainer.devices=4",
+            "hydra.launcher.partition=gpu",
+            "hydra.launcher.timeout_min=600",
+            "hydra.launcher.setup=[source .venv/bin/activate]",
+        ],
+        tmp_path,
+    )
     params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert params.pop("_target_").endswith("submitit_launcher.SlurmLauncher")
     assert (params["nodes"], params["tasks_per_node"], params["gpus_per_node"]) == (2, 4, 4)
     assert params["submitit_folder"] == f"{cfg.hydra.sweep.dir}/.submitit/%j"
 
     # the same steps as hydra_submitit_launcher's SlurmLauncher.launch, minus the submission
-    executor = submitit.AutoExecutor(folder=params["submitit_folder"], cluster="slurm",
-                                     slurm_max_num_timeout=params.pop("max_num_timeout"))
+    executor = submitit.AutoExecutor(
+        folder=params["submitit_folder"],
+        cluster="slurm",
+        slurm_max_num_timeout=params.pop("max_num_timeout"),
+    )
     base = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()
-                                  if k != "submitit_folder"})
+    executor.update_parameters(
+        **{k if k in base else f"slurm_{k}": v for k, v in params.items() if k != "submitit_folder"}
+    )
     sbatch = executor._executor._make_submission_file_text("python -m submitit.core._submit", "uid")
-    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4",
-                 "#SBATCH --partition=gpu", "#SBATCH --time=600", "#SBATCH --cpus-per-task=8",
-                 "#SBATCH --signal=USR2@120", "source .venv/bin/activate"):
+    for line in (
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=4",
+        "#SBATCH --gpus-per-node=4",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=600",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --signal=USR2@120",
+        "source .venv/bin/activate",
+    ):
         assert line in sbatch, f"{line!r} missing from:\n{sbatch}"

@@ -14,7 +14,7 @@ import pytest
 
 from cnngan.utils.sweep import default_direction, summarize
 from tests.conftest import REPO_ROOT, compose_config
-from tests.scale.conftest import TINY, clean_env, run_train, train_command
+from tests.scale.conftest import FEW_BATCHES, TINY, clean_env, run_train, train_command
 
 
 @pytest.mark.slow
@@ -33,22 +33,31 @@ def test_grid_multirun_writes_jobs_and_summary(wandb_grid_sweep: Path) -> None:
         assert job["objective"] == pytest.approx(metrics["val/acc_best"])
         assert "test/acc" in metrics  # the test phase ran in every job
     table = (sweep / "summary.md").read_text()
-    assert "| job | status | model.net.pool | val/acc_best |" in table and table.count("| completed |") == 2
+    assert (
+        "| job | status | model.net.pool | val/acc_best |" in table
+        and table.count("| completed |") == 2
+    )
 
 
 def test_summary_of_an_interrupted_sweep(tmp_path: Path) -> None:
     """A job folder without job.json (killed) is INTERRUPTED; the best ignores failed jobs."""
-    for num, record in enumerate([
-        {"status": "COMPLETED", "objective": 0.5, "overrides": ["lr=1", "data=digits"]},
-        {"status": "FAILED", "error": "TrialFailed: nan", "overrides": ["lr=2", "data=digits"]},
-        None,
-    ]):
+    for num, record in enumerate(
+        [
+            {"status": "COMPLETED", "objective": 0.5, "overrides": ["lr=1", "data=digits"]},
+            {"status": "FAILED", "error": "TrialFailed: nan", "overrides": ["lr=2", "data=digits"]},
+            None,
+        ]
+    ):
         (tmp_path / str(num)).mkdir()
         if record:
-            (tmp_path / str(num) / "job.json").write_text(json.dumps({"num": num, "metric": "val/loss", **record}))
+            (tmp_path / str(num) / "job.json").write_text(
+                json.dumps({"num": num, "metric": "val/loss", **record})
+            )
         else:
             (tmp_path / str(num) / ".hydra").mkdir()
-            (tmp_path / str(num) / ".hydra" / "overrides.yaml").write_text("- lr=3\n- data=digits\n")
+            (tmp_path / str(num) / ".hydra" / "overrides.yaml").write_text(
+                "- lr=3\n- data=digits\n"
+            )
     summary = summarize(tmp_path)
     assert summary["direction"] == "minimize"  # a loss
     assert [j["status"] for j in summary["jobs"]] == ["COMPLETED", "FAILED", "INTERRUPTED"]
@@ -64,7 +73,10 @@ def test_default_direction() -> None:
 def test_make_sweep_grid_and_optuna_configs_compose(tmp_path: Path) -> None:
     grid = compose_config("train", ["hparams_search=classifier_grid"], tmp_path)
     assert str(grid.hydra.mode) == "RunMode.MULTIRUN"
-    assert dict(grid.hydra.sweeper.params) == {"model.optimizer.lr": "0.001,0.003", "model.net.pool": "max,avg"}
+    assert dict(grid.hydra.sweeper.params) == {
+        "model.optimizer.lr": "0.001,0.003",
+        "model.net.pool": "max,avg",
+    }
     study = compose_config("train", ["hparams_search=classifier_optuna"], tmp_path)
     sweeper = study.hydra.sweeper
     assert sweeper._target_.endswith("ResumableOptunaSweeper")
@@ -95,13 +107,15 @@ hydra:
 """
 
 
-def _kill_when_trial_running(proc: subprocess.Popen, sweep: Path, log: Path, timeout: float = 400) -> int:
+def _kill_when_trial_running(
+    proc: subprocess.Popen, sweep: Path, log: Path, timeout: float = 400
+) -> int:
     """SIGKILL the sweep (a crash, a preempted node) while a trial after the first one runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         running = [p for p in sweep.glob("[1-9]*") if p.is_dir() and not (p / "job.json").exists()]
         if running:
-            time.sleep(0.5)
+            time.sleep(0.2)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return int(running[0].name)
@@ -110,6 +124,7 @@ def _kill_when_trial_running(proc: subprocess.Popen, sweep: Path, log: Path, tim
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Path) -> None:
     import optuna
 
@@ -123,13 +138,22 @@ def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Pat
     seeded = optuna.create_study(study_name="scale_test", storage=storage, direction="minimize")
     seeded.enqueue_trial({"model.optimizer.lr": 1e12})
     seeded.enqueue_trial({"model.optimizer.lr": 0.003})
-    args = [f"--config-dir={conf.parent}", "hparams_search=scale_test", *TINY,
-            f"hydra.sweep.dir={sweep}"]
+    args = [
+        f"--config-dir={conf.parent}",
+        "hparams_search=scale_test",
+        *TINY,
+        *FEW_BATCHES,
+        f"hydra.sweep.dir={sweep}",
+    ]
 
     with open(tmp_path / "first.log", "w") as out:
         first = subprocess.Popen(
-            train_command([*args, f"paths.log_dir={tmp_path / 'logs'}"]), cwd=REPO_ROOT,
-            env=clean_env(tmp_path / "home"), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            train_command([*args, f"paths.log_dir={tmp_path / 'logs'}"]),
+            cwd=REPO_ROOT,
+            env=clean_env(tmp_path / "home"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         killed = _kill_when_trial_running(first, sweep, tmp_path / "first.log")
     assert killed == 1
@@ -156,23 +180,48 @@ def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Pat
     assert (sweep / "summary.md").read_text().count("| failed |") == 2
 
 
+@pytest.mark.parametrize("experiment", ["gan_dcgan", "gan_seed"])
+def test_gan_optuna_minimizes_the_fid_callback_metric(experiment: str, tmp_path: Path) -> None:
+    import hydra
+
+    cfg = compose_config(
+        "train", [f"experiment={experiment}", "hparams_search=gan_optuna"], tmp_path
+    )
+    assert cfg.optimized_metric == "val/fid" and cfg.hydra.sweeper.direction == "minimize"
+    assert cfg.callbacks.gan_fid.prefix + "fid" == cfg.optimized_metric
+    assert "sample_grid" in cfg.callbacks and "nan_guard" in cfg.callbacks  # the GAN callbacks stay
+    assert type(hydra.utils.instantiate(cfg.callbacks.gan_fid)).__name__ == "FIDCallback"
+    assert set(cfg.hydra.sweeper.params) >= {
+        "model.g_optimizer.lr",
+        "model.d_optimizer.lr",
+        "model.loss",
+    }
+
+
 def test_joblib_launcher_option_composes(tmp_path: Path) -> None:
     cfg = compose_config("train", ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path)
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == 2
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     """A killed batch of two trials: trial 0 had ended (job.json), trial 1 had not."""
     import optuna
 
     from hydra_plugins.cnngan_sweepers.resumable_optuna import prepare_resume
 
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/db.sqlite", study_name="s", direction="maximize")
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path}/db.sqlite", study_name="s", direction="maximize"
+    )
     done = study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)})
     study.tell(done, 0.5)
-    ended, cut = (study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)}) for _ in range(2))
+    ended, cut = (
+        study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)}) for _ in range(2)
+    )
     (tmp_path / str(ended.number)).mkdir()
-    (tmp_path / str(ended.number) / "job.json").write_text(json.dumps({"status": "COMPLETED", "objective": 0.7}))
+    (tmp_path / str(ended.number) / "job.json").write_text(
+        json.dumps({"status": "COMPLETED", "objective": 0.7})
+    )
     (tmp_path / str(cut.number)).mkdir()  # started, never finished
 
     to_run, next_job = prepare_resume(study, n_trials=5, sweep_dir=tmp_path)
@@ -180,5 +229,7 @@ def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     trials = study.get_trials()
     assert trials[ended.number].state.name == "COMPLETE" and trials[ended.number].value == 0.7
     assert trials[cut.number].state.name == "FAIL" and trials[cut.number].user_attrs["interrupted"]
-    assert trials[3].state.name == "WAITING" and trials[3].system_attrs["fixed_params"] == cut.params
+    assert (
+        trials[3].state.name == "WAITING" and trials[3].system_attrs["fixed_params"] == cut.params
+    )
     assert (to_run, next_job) == (3, 3)  # 2 finished of 5; the re-run takes job number 3

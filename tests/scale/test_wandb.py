@@ -42,8 +42,14 @@ def test_multirun_makes_one_finished_run_per_job_in_one_group(wandb_grid_sweep: 
         infos[job] = info
     assert infos["0"]["run_id"] != infos["1"]["run_id"]
     assert infos["0"]["run_group"] == infos["1"]["run_group"] == f"train-{wandb_grid_sweep.name}"
-    assert infos["0"]["display_name"].startswith("0-") and "model.net.pool=max" in infos["0"]["display_name"]
-    assert infos["1"]["display_name"].startswith("1-") and "model.net.pool=avg" in infos["1"]["display_name"]
+    assert (
+        infos["0"]["display_name"].startswith("0-")
+        and "model.net.pool=max" in infos["0"]["display_name"]
+    )
+    assert (
+        infos["1"]["display_name"].startswith("1-")
+        and "model.net.pool=avg" in infos["1"]["display_name"]
+    )
     assert set(infos["0"]["tags"]) == {"scale_test", "digits"} and infos["0"]["job_type"] == "train"
 
 
@@ -64,13 +70,21 @@ def test_offline_run_holds_config_metrics_and_images(wandb_grid_sweep: Path) -> 
     for record in records:
         if record["type"] == "history":
             history.update(record["history"]["item"])
-    assert {"val/acc", "val/acc_best", "train/loss_epoch", "test/acc", "trainer/global_step"} <= history.keys()
+    assert {
+        "val/acc",
+        "val/acc_best",
+        "train/loss_epoch",
+        "test/acc",
+        "trainer/global_step",
+    } <= history.keys()
     assert history["test/confusion_matrix._type"] == "images/separated"
     (image,) = history["test/confusion_matrix.filenames"]
     assert (run / "files" / image).stat().st_size > 1000  # the PNG is in the run's files
 
     dry_run = subprocess.run(
         [str(Path(sys.executable).parent / "wandb"), "sync", "--dry-run", str(run)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert dry_run.returncode == 0 and "Would sync 1 run(s)" in dry_run.stdout + dry_run.stderr

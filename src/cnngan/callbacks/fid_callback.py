@@ -65,6 +65,15 @@ class FIDCallback(L.Callback):
         self._scored_epoch = -1
         self.history: list[dict[str, Any]] = []
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Fail before training, not after the first epoch, on a missing or modified evaluator."""
+        from cnngan.metrics.evaluator import evaluator_paths, read_metadata, verify_weights
+
+        if stage == "fit" and self.suite is None:
+            verify_weights(evaluator_paths(self.evaluator_name)[0], read_metadata(self.evaluator_name)["sha256"])
+            if not callable(getattr(pl_module, "generate", None)):
+                raise TypeError(f"FIDCallback needs a GAN with generate(n, ...); got {type(pl_module).__name__}")
+
     # ------------------------------------------------------------------ when
     def _due(self, trainer: L.Trainer) -> bool:
         epoch = trainer.current_epoch

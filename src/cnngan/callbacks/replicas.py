@@ -68,9 +68,13 @@ class ReplicaCheck(L.Callback):
         }
         if self.save_dir is not None:
             self.save_dir.mkdir(parents=True, exist_ok=True)
-            torch.save({k: v.detach().cpu() for k, v in pl_module.state_dict().items()},
-                       self.save_dir / f"rank{trainer.global_rank}.pt")
-            (self.save_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record, indent=2))
+            torch.save(
+                {k: v.detach().cpu() for k, v in pl_module.state_dict().items()},
+                self.save_dir / f"rank{trainer.global_rank}.pt",
+            )
+            (self.save_dir / f"rank{trainer.global_rank}.json").write_text(
+                json.dumps(record, indent=2)
+            )
         records = _gather(record)
         if len({r["params_digest"] for r in records}) > 1:
             raise RuntimeError(
@@ -78,8 +82,10 @@ class ReplicaCheck(L.Callback):
                 + ", ".join(f"rank {r['rank']}: {r['params_digest'][:12]}" for r in records)
             )
         if len({r["buffers_digest"] for r in records}) > 1:
-            message = ("DDP replicas hold different buffers (batch-norm statistics?); "
-                       "use trainer.sync_batchnorm=true to keep them in sync")
+            message = (
+                "DDP replicas hold different buffers (batch-norm statistics?); "
+                "use trainer.sync_batchnorm=true to keep them in sync"
+            )
             if self.strict_buffers:
                 raise RuntimeError(message)
             if trainer.is_global_zero:

@@ -81,7 +81,8 @@ class ImageClassifier(L.LightningModule):
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
         if self.hparams.compile and stage == "fit":
-            self.net = torch.compile(self.net)
+            # in place: parameter names (and so checkpoints) stay those of the eager net
+            self.net.compile()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -96,8 +97,14 @@ class ImageClassifier(L.LightningModule):
         loss, logits, y = self._shared_step(batch)
         self.train_metrics.update(logits, y)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        # Logged once per epoch: `self.log` of metric objects on every step costs ~3% of a CPU
+        # step (make bench) for the same epoch values.
+        if any(metric.update_count for metric in self.train_metrics.values()):
+            self.log_dict(self.train_metrics.compute())
+        self.train_metrics.reset()
 
     def on_validation_epoch_start(self) -> None:
         self.val_metrics.reset()

@@ -10,12 +10,13 @@ random draw per image:
 - translation: shift by up to 1/8 of the image side, zero padding
 - cutout: zero a square of half the image side at a random position
 
-Images are expected in [-1, 1]; a policy is a comma-separated string, e.g. "color,translation,cutout".
+Images are expected in [-1, 1]; a policy is a comma-separated string ("color,translation,cutout")
+or a list of names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -79,9 +80,10 @@ POLICIES: dict[str, list[Callable[..., Tensor]]] = {
 }
 
 
-def parse_policy(policy: str | None) -> list[str]:
-    """'color, translation' -> ['color', 'translation']; None or '' -> []."""
-    names = [p.strip() for p in (policy or "").split(",") if p.strip()]
+def parse_policy(policy: str | Sequence[str] | None) -> list[str]:
+    """'color, translation' or ['color', 'translation'] -> ['color', 'translation']; None, '' -> []."""
+    parts = (policy or "").split(",") if isinstance(policy, str | None) else list(policy)
+    names = [p.strip() for p in parts if p.strip()]
     unknown = [p for p in names if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown DiffAugment policy {unknown}; choose from {sorted(POLICIES)}")
@@ -91,7 +93,7 @@ def parse_policy(policy: str | None) -> list[str]:
 class DiffAugment:
     """Callable applying a policy to a batch; the identity when the policy is empty."""
 
-    def __init__(self, policy: str | None = None) -> None:
+    def __init__(self, policy: str | Sequence[str] | None = None) -> None:
         self.names = parse_policy(policy)
         self.policy = ",".join(self.names)
 

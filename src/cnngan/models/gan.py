@@ -49,7 +49,8 @@ class GAN(L.LightningModule):
         (`scheduler_interval="step"`) or every epoch ("epoch").
     r1_gamma: weight gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 = off.
     gp_weight: weight of the WGAN-GP gradient penalty; 0 = off.
-    diffaugment: DiffAugment policy, e.g. "color,translation,cutout"; null/"" = off.
+    diffaugment: DiffAugment policy, e.g. "color,translation,cutout" or a list of those names;
+        null/"" = off.
     ema_decay: decay of the generator's exponential moving average; null = no EMA copy.
     ema_start: iteration from which the EMA averages; before it, it copies the generator.
     gradient_clip_val, gradient_clip_algorithm: clip each net's gradients ("norm" or "value").
@@ -74,7 +75,7 @@ class GAN(L.LightningModule):
         scheduler_interval: str = "step",
         r1_gamma: float = 0.0,
         gp_weight: float = 0.0,
-        diffaugment: str | None = None,
+        diffaugment: str | Sequence[str] | None = None,
         ema_decay: float | None = 0.999,
         ema_start: int = 0,
         gradient_clip_val: float | None = None,
@@ -257,6 +258,7 @@ class GAN(L.LightningModule):
             opt.zero_grad(set_to_none=True)
             self.manual_backward(total)
             opt.step()
+            opt.zero_grad(set_to_none=True)  # no stale gradients lie around during the other step
         logs["d_real"] = self.loss_fn.score(real_out.detach()).mean()
         logs["d_fake"] = self.loss_fn.score(fake_out.detach()).mean()
         return logs
@@ -269,6 +271,7 @@ class GAN(L.LightningModule):
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             opt.step()
+            opt.zero_grad(set_to_none=True)
         return {"g_loss": loss.detach()}
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

@@ -47,7 +47,14 @@ from lightning.pytorch.strategies.launchers.subprocess_script import (
 log = logging.getLogger(__name__)
 
 # Variables the launcher sets in the parent's environment; restored when the job ends.
-DIST_ENV_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "OMP_NUM_THREADS")
+DIST_ENV_VARS = (
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "NODE_RANK",
+    "LOCAL_RANK",
+    "WORLD_SIZE",
+    "OMP_NUM_THREADS",
+)
 # Hydra overrides that belong to the sweep or to the parent's run dir, never to a rank's command.
 _PARENT_ONLY_HYDRA_KEYS = (
     "hydra.mode",
@@ -90,7 +97,9 @@ def _entry_module(config_name: str) -> str | None:
     return spec.name if spec is not None else None
 
 
-def hydra_child_command(local_rank: int, entry_module: str | None = None) -> tuple[list[str], str | None]:
+def hydra_child_command(
+    local_rank: int, entry_module: str | None = None
+) -> tuple[list[str], str | None]:
     """The command (and cwd) that starts `local_rank` of the current Hydra job.
 
     It replays this job's overrides, not `sys.argv`: in a multirun `sys.argv` holds the sweep
@@ -135,8 +144,11 @@ class _ChildObserver(threading.Thread):
                 return
             failed = [(i + 1, code) for i, code in enumerate(codes) if code not in (None, 0)]
             if failed:
-                log.error("DDP rank(s) %s exited with code(s) %s; terminating the other ranks",
-                          [r for r, _ in failed], [c for _, c in failed])
+                log.error(
+                    "DDP rank(s) %s exited with code(s) %s; terminating the other ranks",
+                    [r for r, _ in failed],
+                    [c for _, c in failed],
+                )
                 _terminate(self.procs)
                 return
 
@@ -164,7 +176,9 @@ class HydraSubprocessLauncher(_SubprocessScriptLauncher):
         self._observer: _ChildObserver | None = None
 
     def launch(self, function: Callable, *args: Any, trainer: Any = None, **kwargs: Any) -> Any:
-        self.cluster_environment.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
+        self.cluster_environment.validate_settings(
+            num_devices=self.num_processes, num_nodes=self.num_nodes
+        )
         if not self.cluster_environment.creates_processes_externally:
             self._saved_env = {var: os.environ.get(var) for var in DIST_ENV_VARS}
             self._saved_threads = torch.get_num_threads()
@@ -208,7 +222,11 @@ class HydraSubprocessLauncher(_SubprocessScriptLauncher):
             try:
                 codes.append(proc.wait(timeout_s))
             except subprocess.TimeoutExpired:
-                log.error("DDP rank %d still running %.0f s after rank 0 finished; killing it", rank, timeout_s)
+                log.error(
+                    "DDP rank %d still running %.0f s after rank 0 finished; killing it",
+                    rank,
+                    timeout_s,
+                )
                 _terminate([proc], grace_s=5.0)
                 codes.append(proc.returncode)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -234,7 +252,11 @@ def finish_distributed() -> None:
         failed = {rank: code for rank, code in enumerate(codes, start=1) if code != 0}
         if failed:
             log.error("DDP ranks exited with non-zero codes %s; see their output above", failed)
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and "LOCAL_RANK" in os.environ:
+    if (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and "LOCAL_RANK" in os.environ
+    ):
         # a child rank (or a SLURM task): close the group so the process exits promptly
         torch.distributed.destroy_process_group()
 
@@ -272,7 +294,9 @@ class DDPStrategy(_LightningDDPStrategy):
         **kwargs: Any,
     ) -> None:
         if find_unused_parameters not in (True, False, "auto"):
-            raise ValueError(f"find_unused_parameters={find_unused_parameters!r}; use true, false or auto")
+            raise ValueError(
+                f"find_unused_parameters={find_unused_parameters!r}; use true, false or auto"
+            )
         super().__init__(*args, **kwargs)
         self.find_unused_parameters = find_unused_parameters
         self.seed_per_rank = seed_per_rank
@@ -284,7 +308,10 @@ class DDPStrategy(_LightningDDPStrategy):
             return
         assert self.cluster_environment is not None
         self._launcher = HydraSubprocessLauncher(
-            self.cluster_environment, self.num_processes, self.num_nodes, entry_module=self.entry_module
+            self.cluster_environment,
+            self.num_processes,
+            self.num_nodes,
+            entry_module=self.entry_module,
         )
 
     def setup_distributed(self) -> None:

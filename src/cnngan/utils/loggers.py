@@ -16,7 +16,10 @@ def wandb_has_credentials() -> bool:
     """True when W&B could log online: an API key in the environment or in ~/.netrc."""
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    host = (
+        urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+        or "api.wandb.ai"
+    )
     netrc_path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
     try:
         return netrc.netrc(netrc_path).authenticators(host) is not None
@@ -64,7 +67,17 @@ def sweep_group(task_name: str | None = None) -> str | None:
 
 
 # overrides that say where a job writes or how it prints, not what it trains
-_NAME_SKIP = ("paths.", "extras.", "callbacks", "logger", "hparams_search", "hydra", "+callbacks", "~callbacks")
+_NAME_SKIP = (
+    "paths.",
+    "extras.",
+    "callbacks",
+    "logger",
+    "hparams_search",
+    "hydra",
+    "tags",
+    "+callbacks",
+    "~callbacks",
+)
 
 
 def sweep_run_name() -> str | None:

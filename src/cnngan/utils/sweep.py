@@ -56,7 +56,9 @@ def sweep_objective(metrics: Mapping[str, Any], name: str | None) -> float | Non
     if value is None or math.isfinite(value):
         return value
     if _in_multirun():
-        raise TrialFailed(f"objective {name}={value}: the run diverged; the trial is recorded as failed")
+        raise TrialFailed(
+            f"objective {name}={value}: the run diverged; the trial is recorded as failed"
+        )
     log.warning("objective %s=%s is not finite: the run diverged", name, value)
     return value
 
@@ -64,7 +66,11 @@ def sweep_objective(metrics: Mapping[str, Any], name: str | None) -> float | Non
 def default_direction(metric: str | None) -> str:
     """maximize, unless the metric's name says it is a loss, a distance or an error."""
     leaf = (metric or "").rsplit("/", 1)[-1].lower()
-    return "minimize" if any(leaf.startswith(m) or leaf.endswith(m) for m in _MINIMIZED) else "maximize"
+    return (
+        "minimize"
+        if any(leaf.startswith(m) or leaf.endswith(m) for m in _MINIMIZED)
+        else "maximize"
+    )
 
 
 # ----------------------------------------------------------------------------- per-job records
@@ -124,7 +130,9 @@ def _override_map(overrides: list[str]) -> dict[str, str]:
 def collect_jobs(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """One row per job folder of a sweep: job.json merged with the job's metrics.json."""
     rows = []
-    for job_dir in sorted(p for p in Path(sweep_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for job_dir in sorted(
+        p for p in Path(sweep_dir).iterdir() if p.is_dir() and not p.name.startswith(".")
+    ):
         record = _read_json(job_dir / JOB_FILE)
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         if not record and not overrides_file.is_file():
@@ -167,12 +175,16 @@ def summarize(
         by_num = {r.get("num"): r for r in rows}
         trials = _optuna_trials(storage, study_name)
         for trial in trials:
-            row = by_num.setdefault(trial["num"], {"num": trial["num"], "dir": None, "metrics": {}, "overrides": []})
+            row = by_num.setdefault(
+                trial["num"], {"num": trial["num"], "dir": None, "metrics": {}, "overrides": []}
+            )
             row["optuna_state"] = trial["state"]
             row["params"] = trial["params"]
             if trial["state"] == "COMPLETE":
                 row["objective"] = trial["value"]
-            row["status"] = {"COMPLETE": "COMPLETED", "FAIL": "FAILED"}.get(trial["state"], trial["state"])
+            row["status"] = {"COMPLETE": "COMPLETED", "FAIL": "FAILED"}.get(
+                trial["state"], trial["state"]
+            )
         rows = sorted(by_num.values(), key=lambda r: r.get("num") or 0)
     # the swept parameters: overrides whose value differs between jobs
     maps = [_override_map(r.get("overrides") or []) for r in rows]
@@ -184,27 +196,55 @@ def summarize(
         if row.get("objective") is None and metric and row.get("status") == "COMPLETED":
             value = row["metrics"].get(metric)
             row["objective"] = value if isinstance(value, int | float) else None
-    done = [r for r in rows if r.get("status") == "COMPLETED" and isinstance(r.get("objective"), int | float)
-            and math.isfinite(r["objective"])]
-    best = (max if direction == "maximize" else min)(done, key=lambda r: r["objective"]) if done else None
+    done = [
+        r
+        for r in rows
+        if r.get("status") == "COMPLETED"
+        and isinstance(r.get("objective"), int | float)
+        and math.isfinite(r["objective"])
+    ]
+    best = (
+        (max if direction == "maximize" else min)(done, key=lambda r: r["objective"])
+        if done
+        else None
+    )
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return _finite({
-        "sweep_dir": str(Path(sweep_dir).resolve()),
-        "metric": metric,
-        "direction": direction,
-        "n_jobs": len(rows),
-        "counts": counts,
-        "best": None if best is None else {
-            "num": best.get("num"), "dir": best.get("dir"), "value": best["objective"],
-            "params": best["params"], "overrides": best.get("overrides"),
-        },
-        "jobs": [
-            {k: r.get(k) for k in ("num", "dir", "status", "objective", "params", "error", "metrics", "overrides")}
-            for r in rows
-        ],
-    })
+    return _finite(
+        {
+            "sweep_dir": str(Path(sweep_dir).resolve()),
+            "metric": metric,
+            "direction": direction,
+            "n_jobs": len(rows),
+            "counts": counts,
+            "best": None
+            if best is None
+            else {
+                "num": best.get("num"),
+                "dir": best.get("dir"),
+                "value": best["objective"],
+                "params": best["params"],
+                "overrides": best.get("overrides"),
+            },
+            "jobs": [
+                {
+                    k: r.get(k)
+                    for k in (
+                        "num",
+                        "dir",
+                        "status",
+                        "objective",
+                        "params",
+                        "error",
+                        "metrics",
+                        "overrides",
+                    )
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -216,14 +256,20 @@ def _fmt(value: Any) -> str:
 def summary_markdown(summary: Mapping[str, Any], max_metrics: int = 4) -> str:
     jobs = summary["jobs"]
     params = sorted({k for j in jobs for k in (j.get("params") or {})})
-    metric_names = sorted({k for j in jobs for k in (j.get("metrics") or {}) if k.startswith("test/")})[:max_metrics]
+    metric_names = sorted(
+        {k for j in jobs for k in (j.get("metrics") or {}) if k.startswith("test/")}
+    )[:max_metrics]
     best = summary.get("best")
     lines = [f"# Sweep summary: {summary['sweep_dir']}", ""]
     lines.append(f"- objective: `{summary['metric']}` ({summary['direction']})")
-    lines.append(f"- jobs: {summary['n_jobs']} ({', '.join(f'{k.lower()}: {v}' for k, v in summary['counts'].items())})")
+    lines.append(
+        f"- jobs: {summary['n_jobs']} ({', '.join(f'{k.lower()}: {v}' for k, v in summary['counts'].items())})"
+    )
     if best:
         shown = ", ".join(f"{k}={v}" for k, v in best["params"].items())
-        lines.append(f"- best: job {best['num']} ({best['dir']}), {summary['metric']} = {_fmt(best['value'])}, {shown}")
+        lines.append(
+            f"- best: job {best['num']} ({best['dir']}), {summary['metric']} = {_fmt(best['value'])}, {shown}"
+        )
     else:
         lines.append("- best: none (no job completed with a finite objective)")
     header = ["job", "status", *params, summary["metric"] or "objective", *metric_names]
@@ -232,7 +278,9 @@ def summary_markdown(summary: Mapping[str, Any], max_metrics: int = 4) -> str:
         mark = " *" if best and j.get("num") == best["num"] else ""
         cells = [f"{_fmt(j.get('num'))}{mark}", j["status"].lower()]
         cells += [_fmt((j.get("params") or {}).get(p)) for p in params]
-        cells += [_fmt(j.get("objective"))] + [_fmt((j.get("metrics") or {}).get(m)) for m in metric_names]
+        cells += [_fmt(j.get("objective"))] + [
+            _fmt((j.get("metrics") or {}).get(m)) for m in metric_names
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     errors = [j for j in jobs if j.get("error")]
     if errors:
@@ -286,7 +334,9 @@ class SweepSummary(Callback):
         best = summary["best"]
         log.info(
             "Sweep summary: %s\n  best %s = %s with %s",
-            sweep_dir / SUMMARY_MD, summary["metric"], None if best is None else best["value"],
+            sweep_dir / SUMMARY_MD,
+            summary["metric"],
+            None if best is None else best["value"],
             None if best is None else best["params"],
         )
 

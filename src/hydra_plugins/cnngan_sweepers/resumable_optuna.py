@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +58,30 @@ def prepare_resume(study: optuna.Study, n_trials: int, sweep_dir: Path) -> tuple
             continue
         job = _finished_job(sweep_dir, trial.number)
         value = job.get("objective") if job else None
-        if job and job["status"] == "COMPLETED" and isinstance(value, int | float) and math.isfinite(value):
+        if (
+            job
+            and job["status"] == "COMPLETED"
+            and isinstance(value, int | float)
+            and math.isfinite(value)
+        ):
             log.info("trial %d had finished (%s); recording it", trial.number, value)
             study.tell(trial.number, value)
         elif job:
             study.tell(trial.number, state=TrialState.FAIL)
         else:
-            log.warning("trial %d was interrupted; marking it failed and running its parameters again",
-                        trial.number)
+            log.warning(
+                "trial %d was interrupted; marking it failed and running its parameters again",
+                trial.number,
+            )
             study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, True)
             study.tell(trial.number, state=TrialState.FAIL)
-            study.enqueue_trial(dict(trial.params))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.enqueue_trial(dict(trial.params))
     trials = study.get_trials(deepcopy=False)
-    finished = [t for t in trials if t.state in _FINISHED and not t.user_attrs.get(INTERRUPTED_ATTR)]
+    finished = [
+        t for t in trials if t.state in _FINISHED and not t.user_attrs.get(INTERRUPTED_ATTR)
+    ]
     waiting = [t.number for t in trials if t.state == TrialState.WAITING]
     next_job = min(waiting) if waiting else len(trials)
     return max(n_trials - len(finished), 0), next_job
@@ -83,13 +95,20 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
         total = self.n_trials
         if self.storage is not None and self.study_name is not None:
             study = optuna.create_study(
-                study_name=self.study_name, storage=self.storage,
-                directions=self._get_directions(), load_if_exists=True,
+                study_name=self.study_name,
+                storage=self.storage,
+                directions=self._get_directions(),
+                load_if_exists=True,
             )
             self.n_trials, self.job_idx = prepare_resume(study, total, sweep_dir)
             if self.job_idx:
-                log.info("Resuming study %s: %d trials stored, %d of %d to run",
-                         self.study_name, self.job_idx, self.n_trials, total)
+                log.info(
+                    "Resuming study %s: %d trials stored, %d of %d to run",
+                    self.study_name,
+                    self.job_idx,
+                    self.n_trials,
+                    total,
+                )
         try:
             super().sweep(arguments)
         except ValueError as err:

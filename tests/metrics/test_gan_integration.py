@@ -1,0 +1,149 @@
+"""The suite where it runs: FIDCallback in a real Trainer (best checkpoint by val/fid), and
+cnngan-eval on a GAN checkpoint and on sample files of another program."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnngan.callbacks.fid_callback import FIDCallback
+from cnngan.data import ImageDataModule
+from cnngan.eval import evaluate
+from cnngan.metrics.evaluator import read_metadata
+from cnngan.metrics.suite import SCORE_KEYS
+from cnngan.train import train
+from tests.conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("require_fashion_mnist")]
+
+
+class ImageNoiseGAN(L.LightningModule):
+    """A stand-in GAN: "generates" real validation images blended with noise whose weight
+    is set per epoch, so FID is known to be best at the epoch with the least noise."""
+
+    def __init__(self, bank: torch.Tensor, noise_by_epoch: list[float]) -> None:
+        super().__init__()
+        self.bank = bank
+        self.noise_by_epoch = noise_by_epoch
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.hparams.update(conditional=False, num_classes=10)
+
+    def training_step(self, batch, batch_idx):
+        return (self.weight**2).sum() + 0 * batch[0].float().sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def generate(self, n, labels=None, use_ema=True, generator=None):
+        index = torch.randint(0, len(self.bank), (n,), generator=generator, device=generator.device)
+        images = self.bank[index.cpu()].float() / 127.5 - 1
+        alpha = self.noise_by_epoch[self.current_epoch]
+        noise = torch.rand(images.shape, generator=torch.Generator().manual_seed(n)) * 2 - 1
+        return (1 - alpha) * images + alpha * noise
+
+
+def test_fid_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_path: Path) -> None:
+    dm = ImageDataModule("fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, val_size=600, train_subset=256, download=False)
+    dm.setup()
+    gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=[0.6, 0.1, 0.4])
+    fid = FIDCallback(every_n_epochs=1, num_samples=300, batch_size=150, kid_subset_size=300, kid_subsets=5)
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min")
+    csv = L.pytorch.loggers.CSVLogger(tmp_path)
+    trainer = L.Trainer(
+        max_epochs=3, limit_train_batches=2, limit_val_batches=0, callbacks=[fid, ckpt], logger=csv,
+        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+    )
+    trainer.fit(gan, datamodule=dm)
+    history = [h["fid"] for h in fid.history]
+    assert len(history) == 3 and history[1] < history[2] < history[0]
+    assert torch.load(ckpt.best_model_path, weights_only=True)["epoch"] == 1
+    assert float(ckpt.best_model_score) == pytest.approx(history[1], rel=1e-5)
+    logged = (Path(csv.log_dir) / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {f"val/{k}" for k in SCORE_KEYS} <= set(logged)
+
+
+def test_fid_callback_fails_before_training_without_an_evaluator(tmp_path: Path) -> None:
+    dm = ImageDataModule("fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, train_subset=64, download=False)
+    gan = ImageNoiseGAN(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), [0.0])
+    trainer = L.Trainer(max_epochs=1, callbacks=[FIDCallback(evaluator="nope")], logger=False, accelerator="cpu", enable_progress_bar=False)
+    from cnngan.metrics.evaluator import EvaluatorError
+
+    with pytest.raises(EvaluatorError, match="make evaluator"):
+        trainer.fit(gan, datamodule=dm)
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory) -> Path:
+    """A DCGAN trained for a few iterations with the FID callback and the best-FID checkpoint."""
+    from tests.conftest import compose_config
+
+    out = tmp_path_factory.mktemp("gan")
+    cfg = compose_config("train", [
+        "experiment=gan_dcgan_cond", "callbacks=gan_best_fid", "trainer.max_steps=-1", "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1", "callbacks.rich_progress_bar=null",
+        "callbacks.gan_fid.num_samples=300", "callbacks.gan_fid.kid_subset_size=300", "data.val_size=500",
+        "test=false", "trainer.accelerator=cpu", "model.generator.width=16", "model.discriminator.width=16",
+    ], out)
+    metrics = train(cfg)
+    assert "val/fid" in metrics and metrics["val/fid"] > 0
+    return out
+
+
+def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
+    ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
+    assert ckpt.is_file()
+    cfg = make_cfg("eval", [f"ckpt_path={ckpt}", "metrics.num_samples=400", "metrics.kid_subset_size=400"], subdir="eval")
+    result = evaluate(cfg)
+    saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert set(SCORE_KEYS) <= set(saved) and saved["fid"] == pytest.approx(result["fid"])
+    protocol = saved["protocol"]
+    assert protocol["evaluator_sha256"] == read_metadata("fashion_mnist")["sha256"]
+    assert (protocol["reference"], protocol["n_real"], protocol["n_fake"]) == ("test", 400, 400)
+    assert saved["fid"] > 10  # 5 iterations of a tiny GAN: far from the data
+
+
+def test_eval_cas_of_a_conditional_gan(gan_run: Path, make_cfg) -> None:
+    ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
+    overrides = [f"ckpt_path={ckpt}", "metrics.num_samples=200", "metrics.kid_subset_size=200", "metrics.cas.enabled=true",
+                 "metrics.cas.num_train=500", "metrics.cas.epochs=1"]
+    result = evaluate(make_cfg("eval", overrides, subdir="cas"))
+    assert 0 <= result["cas_acc"] <= 1 and result["cas_real_acc"] > 0.5  # 500 real images, 1 epoch
+    assert result["cas_real_acc"] > result["cas_acc"]  # an untrained GAN's samples teach little
+
+
+def _real_test_images(n: int) -> torch.Tensor:
+    dm = ImageDataModule("fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, download=False)
+    dm.setup()
+    return dm.test_set.images[-n:]
+
+
+@pytest.mark.parametrize("form", ["pt_symmetric", "npy_nhwc_uint8", "png_folder"])
+def test_eval_scores_sample_files_of_another_program(form: str, tmp_path: Path, make_cfg) -> None:
+    images = _real_test_images(300)
+    if form == "pt_symmetric":
+        path = tmp_path / "samples.pt"
+        torch.save({"images": images.float() / 127.5 - 1}, path)
+    elif form == "npy_nhwc_uint8":
+        path = tmp_path / "samples.npy"
+        np.save(path, images.permute(0, 2, 3, 1).numpy())
+    else:
+        path = tmp_path / "pngs"
+        path.mkdir()
+        for i, image in enumerate(images):
+            Image.fromarray(image[0].numpy()).save(path / f"{i:04d}.png")
+    cfg = make_cfg("eval", [f"samples_path={path}", "metrics.num_samples=300", "metrics.kid_subset_size=300"], subdir=form)
+    result = evaluate(cfg)
+    assert result["protocol"]["n_fake"] == 300 and result["protocol"]["source"] == str(path)
+    # the same real test images in any format score alike; real images: far better than noise
+    assert result["fid"] < 30 and result["modes_covered"] == 10 and result["precision"] > 0.6
+
+
+def test_eval_without_checkpoint_or_samples_explains(make_cfg) -> None:
+    with pytest.raises(ValueError, match="samples_path"):
+        evaluate(make_cfg("eval", []))

@@ -1,0 +1,78 @@
+"""The suite with the shipped evaluator on real Fashion-MNIST images: floor and ceiling, the
+FID paper's disturbance test, and mode coverage / precision-recall on real classes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnngan.data import ImageDataModule
+from cnngan.metrics.disturbances import LEVELS, disturb
+from cnngan.metrics.evaluator import load_evaluator
+from cnngan.metrics.functional import fid_from_features
+from cnngan.metrics.suite import GanMetrics, score_images
+from tests.conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("require_fashion_mnist")]
+N = 500
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    return load_evaluator("fashion_mnist")
+
+
+@pytest.fixture(scope="module")
+def splits() -> dict[str, torch.Tensor]:
+    dm = ImageDataModule("fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, download=False)
+    dm.setup()
+    gen = torch.Generator().manual_seed(0)
+    pick = torch.randperm(len(dm.train_set), generator=gen)[: 2 * N]
+    return {
+        "train_x": dm.train_set.images[pick],
+        "train_y": dm.train_set.labels[pick],
+        "test_x": dm.test_set.images[:N],
+        "test_y": dm.test_set.labels[:N],
+        "test_all_x": dm.test_set.images,
+        "test_all_y": dm.test_set.labels,
+    }
+
+
+def scores(evaluator, real, fake, **kwargs) -> dict:
+    return score_images(GanMetrics(evaluator, kid_subset_size=min(len(real), len(fake), 500), **kwargs), real, fake)
+
+
+def test_real_train_vs_test_is_far_below_uniform_noise(evaluator, splits) -> None:
+    real = scores(evaluator, splits["test_x"], splits["train_x"][:N])
+    noise = scores(evaluator, splits["test_x"], torch.rand(N, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    assert noise["fid"] > 20 * real["fid"]
+    assert abs(real["kid_mean"]) < 3 * real["kid_std"] + 0.01 < noise["kid_mean"]
+    assert real["precision"] > 0.6 and real["recall"] > 0.6
+    assert noise["precision"] < 0.05 and noise["recall"] < 0.05
+    assert real["modes_covered"] == 10 and real["is_mean"] > 5 * 1.0
+
+
+@pytest.mark.parametrize("name", list(LEVELS))
+def test_disturbance_raises_fid_monotonically(evaluator, splits, name: str) -> None:
+    """Heusel et al. 2017, Fig. 1: FID grows with the strength of each disturbance. The
+    reference is N training images, the disturbed set N test images."""
+    with torch.no_grad():
+        ref = evaluator(splits["train_x"][:N])
+        test01 = splits["test_x"].float() / 255.0
+        fids = [fid_from_features(ref, evaluator(disturb(test01, name, level))) for level in LEVELS[name]]
+    assert all(b > a for a, b in zip(fids, fids[1:], strict=False)), fids
+    assert fids[-1] > 10 * fids[0], fids
+
+
+def test_one_class_samples_cover_one_mode_with_high_precision_low_recall(evaluator, splits) -> None:
+    x, y = splits["test_all_x"], splits["test_all_y"]
+    trousers = x[y == 1][:N]  # the evaluator's most certain class
+    one = scores(evaluator, splits["train_x"], trousers)
+    assert one["modes_covered"] == 1
+    assert one["mode_kl"] > 2.0  # log(10) = 2.30 for a single class
+    assert one["precision"] > 0.8 and one["recall"] < 0.3
+
+
+def test_evaluator_accuracy_on_a_test_slice(evaluator, splits) -> None:
+    logits = evaluator.logits(splits["test_x"])
+    assert (logits.argmax(1) == splits["test_y"]).float().mean() > 0.9

@@ -1,0 +1,212 @@
+"""The GAN LightningModule with a real Trainer and real Hydra configs, on the 8x8 digits."""
+
+from __future__ import annotations
+
+import json
+
+import hydra
+import lightning as L
+import pytest
+import torch
+
+from cnngan.models import GAN
+
+# small nets on the bundled 8x8 digits: every run here takes a second or two
+BASE = [
+    "experiment=gan_dcgan",
+    "data=digits",
+    "trainer.accelerator=cpu",
+    "trainer.max_time=null",
+    "model.generator.width=16",
+    "model.discriminator.width=16",
+]
+
+
+class StepSpy(L.Callback):
+    """Records, before every optimizer step, which net's optimizer steps, which nets hold
+    gradients, and all parameters; and the parameters at the end of every batch."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, bool], dict[str, list[torch.Tensor]]]] = []
+        self.batches = 0
+
+    @staticmethod
+    def _snapshot(module: GAN) -> dict[str, list[torch.Tensor]]:
+        nets = {"g": module.generator, "d": module.discriminator}
+        return {k: [p.detach().clone() for p in net.parameters()] for k, net in nets.items()}
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        which = "g" if optimizer is pl_module.optimizers()[0].optimizer else "d"
+        has_grad = {
+            k: any(p.grad is not None for p in net.parameters())
+            for k, net in (("g", pl_module.generator), ("d", pl_module.discriminator))
+        }
+        self.events.append((which, has_grad, self._snapshot(pl_module)))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.batches += 1
+        self.events.append(("end", {}, self._snapshot(pl_module)))
+
+
+def build(make_cfg, overrides: list[str], callbacks: list[L.Callback]) -> tuple[L.Trainer, GAN, L.LightningDataModule]:
+    cfg = make_cfg("train", BASE + overrides)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model)
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    return trainer, model, datamodule
+
+
+def changed(before: list[torch.Tensor], after: list[torch.Tensor]) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_each_step_updates_only_its_net_and_n_critic_is_honoured(make_cfg, n_critic: int) -> None:
+    spy = StepSpy()
+    trainer, model, dm = build(make_cfg, [f"model.n_critic={n_critic}", "trainer.max_steps=2", "model.ema_decay=null"], [spy])
+    trainer.fit(model, datamodule=dm)
+    kinds = [e[0] for e in spy.events]
+    assert kinds == (["d"] * n_critic + ["g", "end"]) * 2
+    for (kind, has_grad, before), (_, _, after) in zip(spy.events, spy.events[1:], strict=False):
+        if kind == "end":
+            continue
+        other = "g" if kind == "d" else "d"
+        assert has_grad[kind] and not has_grad[other], f"a {kind} step saw gradients of {other}"
+        assert changed(before[kind], after[kind]), f"the {kind} step did not update {kind}"
+        assert not changed(before[other], after[other]), f"the {kind} step changed {other}"
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_max_steps_counts_iterations(make_cfg, n_critic: int) -> None:
+    """trainer.max_steps=5 runs 5 batches, although Lightning's global_step counts optimizer steps."""
+    spy = StepSpy()
+    trainer, model, dm = build(make_cfg, [f"model.n_critic={n_critic}", "trainer.max_steps=5"], [spy])
+    trainer.fit(model, datamodule=dm)
+    assert spy.batches == 5
+    assert trainer.global_step == 5 * (n_critic + 1)
+    assert model.iteration == 5
+    assert sum(e[0] == "d" for e in spy.events) == 5 * n_critic
+    assert sum(e[0] == "g" for e in spy.events) == 5
+
+
+def test_max_epochs_budget_is_unchanged(make_cfg) -> None:
+    spy = StepSpy()
+    trainer, model, dm = build(make_cfg, ["trainer.max_steps=-1", "trainer.max_epochs=2", "+trainer.limit_train_batches=3"], [spy])
+    trainer.fit(model, datamodule=dm)
+    assert spy.batches == 6 and trainer.current_epoch == 2
+
+
+def test_gradient_clipping_limits_each_update(make_cfg) -> None:
+    """Plain SGD with lr 1: an update is exactly the (clipped) gradient."""
+    sgd = [
+        "model.g_optimizer._target_=torch.optim.SGD", "~model.g_optimizer.betas", "model.g_optimizer.lr=1.0",
+        "model.d_optimizer._target_=torch.optim.SGD", "~model.d_optimizer.betas", "model.d_optimizer.lr=1.0",
+        "trainer.max_steps=1",
+    ]  # fmt: skip
+    steps = {}
+    for clip in (None, 1e-3):
+        spy = StepSpy()
+        trainer, model, dm = build(make_cfg, [*sgd, f"model.gradient_clip_val={clip or 'null'}"], [spy])
+        trainer.fit(model, datamodule=dm)
+        (_, _, d0), (_, _, d1), (_, _, end) = spy.events
+        steps[clip] = {
+            "d": torch.cat([(b - a).flatten() for a, b in zip(d0["d"], d1["d"], strict=True)]).norm(),
+            "g": torch.cat([(b - a).flatten() for a, b in zip(d1["g"], end["g"], strict=True)]).norm(),
+        }
+    assert steps[None]["d"] > 1e-2 and steps[None]["g"] > 1e-2  # unclipped gradients are large
+    assert steps[1e-3]["d"] == pytest.approx(1e-3, rel=1e-3) and steps[1e-3]["g"] == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_bf16_mixed_precision_with_r1(make_cfg) -> None:
+    spy = StepSpy()
+    overrides = ["trainer.precision=bf16-mixed", "trainer.max_steps=2", "model.r1_gamma=1.0", "model.diffaugment=translation"]
+    trainer, model, dm = build(make_cfg, overrides, [spy])
+    trainer.fit(model, datamodule=dm)
+    assert spy.batches == 2
+    metrics = trainer.callback_metrics
+    assert all(torch.isfinite(metrics[k]) for k in ("train/d_loss", "train/g_loss", "train/r1"))
+    assert changed(spy.events[0][2]["d"], spy.events[-1][2]["d"])
+
+
+def test_logs_every_quantity_per_step(make_cfg) -> None:
+    trainer, model, dm = build(make_cfg, ["trainer.max_steps=2", "model.gp_weight=1.0"], [])
+    trainer.fit(model, datamodule=dm)
+    expected = {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "train/g_grad_norm", "train/d_grad_norm", "train/gp"}
+    assert expected <= set(trainer.callback_metrics)
+    assert 0 < float(trainer.callback_metrics["train/d_real"]) < 1  # a probability for the sigmoid losses
+    assert float(trainer.callback_metrics["train/g_grad_norm"]) > 0
+
+
+def test_ema_follows_the_generator(make_cfg) -> None:
+    trainer, model, dm = build(make_cfg, ["trainer.max_steps=3", "model.ema_decay=0.5", "model.ema_start=1"], [])
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    trainer.fit(model, datamodule=dm)
+    g, ema = list(model.generator.parameters()), list(model.generator_ema.parameters())
+    assert all(not p.requires_grad for p in ema)
+    assert changed(before, [p.detach() for p in g])
+    assert changed([p.detach() for p in g], [p.detach() for p in ema])  # it averages, it does not copy
+    assert all(torch.equal(a, b) for a, b in zip(model.generator.buffers(), model.generator_ema.buffers(), strict=True))
+
+
+def test_generate_interface(make_cfg) -> None:
+    model: GAN = hydra.utils.instantiate(make_cfg("train", BASE + ["model.conditional=true"]).model)
+    with torch.no_grad():  # make the EMA copy differ from the generator
+        for p in model.generator_ema.parameters():
+            p.add_(0.1)
+    images = model.generate(25, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (25, 1, 8, 8) and images.dtype == torch.float32 and images.device.type == "cpu"
+    assert images.min() >= -1 and images.max() <= 1 and not images.requires_grad
+    assert model.generator.training and model.generator_ema.training  # modes restored
+    again = model.generate(25, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(images, again)
+    plain = model.generate(25, use_ema=False, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(images, plain)
+    z = torch.randn(25, 100, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(images, model.decode(z))  # generate = decode(the same noise)
+    assert torch.equal(model.sample_labels(25), torch.arange(25) % 10)  # balanced by default
+    three = model.generate(4, labels=torch.full((4,), 3), generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(three, images[:4])
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 9\]"):
+        model.generate(2, labels=torch.tensor([0, 10]))
+    unconditional: GAN = hydra.utils.instantiate(make_cfg("train", BASE).model)
+    with pytest.raises(ValueError, match="unconditional"):
+        unconditional.generate(2, labels=torch.tensor([0, 1]))
+    assert unconditional.generate(3).shape == (3, 1, 8, 8)
+
+
+def test_hparams_are_plain_data(make_cfg) -> None:
+    model = hydra.utils.instantiate(make_cfg("train", ["experiment=gan_dcgan"]).model)
+    hp = dict(model.hparams)
+    json.dumps(hp)  # plain lists, numbers, strings
+    assert hp["image_shape"] == [1, 28, 28] and hp["latent_dim"] == 100
+    assert hp["num_classes"] == 10 and hp["conditional"] is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.conditional=true", "model.generator.conditional=false"], "model.generator.conditional=False but model.conditional=True"),
+        (["data=fashion_mnist", "model.gp_weight=10", "model.discriminator.norm=batch"], "discriminator without batch norm"),
+        (["model.loss=bce"], "unknown GAN loss 'bce'"),
+        (["model.n_critic=0"], "n_critic=0 must be at least 1"),
+        (["model.diffaugment=flip"], "unknown DiffAugment policy"),
+    ],
+)
+def test_bad_configs_are_named(make_cfg, overrides: list[str], message: str) -> None:
+    cfg = make_cfg("train", BASE + overrides)
+    with pytest.raises(Exception, match=message):
+        hydra.utils.instantiate(cfg.model)
+
+
+def test_real_images_outside_minus_one_one_are_refused(make_cfg) -> None:
+    trainer, model, dm = build(make_cfg, ["trainer.max_steps=1", "data.normalize={mean:[0.3],std:[0.38]}"], [])
+    with pytest.raises(ValueError, match="normalize the data with mean = std = 0.5"):
+        trainer.fit(model, datamodule=dm)
