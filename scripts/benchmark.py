@@ -379,7 +379,12 @@ def probe(task: str, contender: str, args: argparse.Namespace, out_dir: Path) ->
     """Run one contender alone in this (fresh) process; report its speed and peak RSS."""
     rss_imports = peak_rss_mb()
     imgs = measure(task, contender, args, out_dir)
-    return {"imgs_per_s": imgs, "peak_rss_mb": peak_rss_mb(), "rss_before_run_mb": rss_imports}
+    return {
+        "imgs_per_s": imgs,
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_before_run_mb": rss_imports,
+        "imported_lightning": "lightning" in sys.modules,
+    }
 
 
 def run_probe(task: str, contender: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
@@ -393,29 +398,49 @@ def run_probe(task: str, contender: str, args: argparse.Namespace, out_dir: Path
 
 
 def run_startup(task: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
-    """Seconds from process start to the first optimizer step of a real cnngan-train run."""
+    """Seconds from process start to the first optimizer step of a real `cnngan-train` run of the
+    task's experiment (its own callbacks, logger, config printing), read from the line that the
+    first_step_timer callback prints; the process is stopped there."""
     from cnngan.callbacks.timing import MARKER
 
     t = TASKS[task]
     cmd = [sys.executable, "-m", "cnngan.train", f"experiment={t.experiment}"]
-    cmd += [f"callbacks=[{t.callbacks},first_step_timer]", "++trainer.max_steps=1", "++trainer.limit_val_batches=0"]
-    cmd += ["test=false", f"paths.root_dir={REPO}", f"paths.log_dir={out_dir / 'startup'}"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    values = []
+    cmd += [f"callbacks=[{t.callbacks},first_step_timer]", f"paths.root_dir={REPO}"]
+    cmd += [f"paths.log_dir={out_dir / 'startup'}"]
+    src = str(REPO / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    runs = []
     for _ in range(args.startup_runs):
-        launched = time.time()
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=args.timeout)
-        wall = time.time() - launched
-        found = re.search(re.escape(MARKER) + r"\s*([0-9.]+)", done.stdout)
-        if done.returncode != 0 or not found:
-            return {"error": (done.stderr or done.stdout)[-2000:]}
-        values.append({"startup_s": float(found.group(1)), "process_wall_s": round(wall, 2)})
-        print(f"  [{task} start-up] {values[-1]['startup_s']:.2f} s to the first optimizer step", flush=True)
-    return {
-        "startup_s": statistics.median(v["startup_s"] for v in values),
-        "runs": values,
-        "command": " ".join(cmd[1:]),
-    }
+        seconds, tail = _first_step_seconds(cmd, env, MARKER, args.timeout)
+        if seconds is None:
+            return {"error": tail, "command": " ".join(cmd[1:])}
+        runs.append(seconds)
+        print(f"  [{task} start-up] {seconds:.2f} s to the first optimizer step", flush=True)
+    return {"startup_s": statistics.median(runs), "runs_s": runs, "command": " ".join(cmd[1:])}
+
+
+def _first_step_seconds(cmd: list[str], env: dict[str, str], marker: str, timeout: float) -> tuple[float | None, str]:
+    """Start cmd, wait for `marker <seconds>` on its output, stop it; (seconds, last output)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    try:
+        for line in proc.stdout:
+            lines = (lines + [line])[-40:]
+            if line.startswith(marker):
+                return float(line[len(marker) :].strip()), ""
+            if time.monotonic() > deadline:
+                break
+        return None, "".join(lines)[-3000:]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -538,6 +563,8 @@ def _quiet() -> None:
     import logging
     import warnings
 
+    import lightning  # noqa: F401  (sets its loggers to INFO on import: import first)
+
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers|TF32).*")
@@ -545,13 +572,13 @@ def _quiet() -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    _quiet()
     args.threads = pin_threads(args.threads or None)
     if args.warmup < 1 or args.steps < 1:
         raise SystemExit("--warmup and --steps must be at least 1")
-    if args.probe:
+    if args.probe:  # a fresh process measuring one contender's peak RSS: import nothing extra
         print("PROBE " + json.dumps(probe(*args.probe, args, Path(args.out))), flush=True)
         return {}
+    _quiet()
     out_dir = Path(args.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = [t for t in args.tasks.split(",") if t]

@@ -34,7 +34,9 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     omega = torch.acos((a_n * b_n).sum(1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None, None]  # (N, 1, 1)
     t = t[None, :, None]
     sin = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / sin) * a[:, None] + (torch.sin(t * omega) / sin) * b[:, None]
+    return (torch.sin((1 - t) * omega) / sin) * a[:, None] + (torch.sin(t * omega) / sin) * b[
+        :, None
+    ]
 
 
 def parse_labels(labels: Any, n: int, num_classes: int) -> torch.Tensor | None:
@@ -89,7 +91,11 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     z = torch.randn(n, hp.latent_dim, generator=generator)
     images = torch.cat(
         [
-            gan.decode(z[i : i + cfg.batch_size], None if labels is None else labels[i : i + cfg.batch_size], use_ema)
+            gan.decode(
+                z[i : i + cfg.batch_size],
+                None if labels is None else labels[i : i + cfg.batch_size],
+                use_ema,
+            )
             for i in range(0, n, cfg.batch_size)
         ]
     ).cpu()

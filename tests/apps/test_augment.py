@@ -116,7 +116,6 @@ def test_augment_classifier_experiment_trains_with_synthetic_images(make_cfg, ga
             "data.synthetic.pool_per_class=20",
             "data.epoch_size=256",
             "trainer.max_epochs=1",
-            "logger=none",
         ],
     )
     metrics = train(cfg)

@@ -39,7 +39,13 @@ def cond_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cond_gan")
     cfg = compose_config(
         "train",
-        ["experiment=gan_dcgan_cond", *TINY, "trainer.max_epochs=1", "logger=tensorboard", "callbacks.sample_grid.every_n_iterations=1"],
+        [
+            "experiment=gan_dcgan_cond",
+            *TINY,
+            "trainer.max_epochs=1",
+            "logger=tensorboard",
+            "callbacks.sample_grid.every_n_iterations=1",
+        ],
         out,
     )
     train(cfg)
@@ -48,11 +54,17 @@ def cond_run(tmp_path_factory) -> Path:
 
 def test_sample_grid_files(cond_run: Path) -> None:
     samples = cond_run / "samples"
-    assert sorted(p.name for p in samples.glob("*.png")) == ["final.png", "iter_000001.png", "iter_000002.png"]
+    assert sorted(p.name for p in samples.glob("*.png")) == [
+        "final.png",
+        "iter_000001.png",
+        "iter_000002.png",
+    ]
     grid = decode_image(str(samples / "final.png"))
     # 100 images of 8x8, 10 per row (one class per row), 2 px padding
     assert tuple(grid.shape) == (3, 102, 102)
-    assert torch.equal(decode_image(str(samples / "final.png")), decode_image(str(samples / "iter_000002.png")))
+    assert torch.equal(
+        decode_image(str(samples / "final.png")), decode_image(str(samples / "iter_000002.png"))
+    )
     assert not torch.equal(grid, decode_image(str(samples / "iter_000001.png")))  # G moved
 
 
@@ -79,7 +91,18 @@ def test_grid_rows_are_classes_and_noise_is_fixed(cond_run: Path) -> None:
 
 def test_cnngan_sample_writes_grid_tensor_and_interpolation(cond_run: Path, tmp_path: Path) -> None:
     ckpt = cond_run / "checkpoints" / "last.ckpt"
-    cfg = compose_config("sample", [f"ckpt_path={ckpt}", "n=30", "interpolate=true", "interp_rows=3", "interp_steps=5", "device=cpu"], tmp_path / "a")
+    cfg = compose_config(
+        "sample",
+        [
+            f"ckpt_path={ckpt}",
+            "n=30",
+            "interpolate=true",
+            "interp_rows=3",
+            "interp_steps=5",
+            "device=cpu",
+        ],
+        tmp_path / "a",
+    )
     paths = sample(cfg)
     assert {p.name for p in paths.values()} == {"samples.png", "samples.pt", "interpolation.png"}
     saved = torch.load(paths["tensor"], weights_only=True)
@@ -88,12 +111,28 @@ def test_cnngan_sample_writes_grid_tensor_and_interpolation(cond_run: Path, tmp_
     assert labels.tolist() == [i // 10 % 10 for i in range(30)] and saved["use_ema"] is True
     assert tuple(decode_image(str(paths["interpolation"])).shape) == (3, 3 * 10 + 2, 5 * 10 + 2)
     # the same seed gives the same images; labels=7 gives class 7 only
-    again = torch.load(sample(compose_config("sample", [f"ckpt_path={ckpt}", "n=30", "device=cpu"], tmp_path / "b"))["tensor"], weights_only=True)
+    again = torch.load(
+        sample(
+            compose_config("sample", [f"ckpt_path={ckpt}", "n=30", "device=cpu"], tmp_path / "b")
+        )["tensor"],
+        weights_only=True,
+    )
     assert torch.equal(again["images"], images)
-    sevens = torch.load(sample(compose_config("sample", [f"ckpt_path={ckpt}", "n=4", "labels=7", "device=cpu"], tmp_path / "c"))["tensor"], weights_only=True)
+    sevens = torch.load(
+        sample(
+            compose_config(
+                "sample", [f"ckpt_path={ckpt}", "n=4", "labels=7", "device=cpu"], tmp_path / "c"
+            )
+        )["tensor"],
+        weights_only=True,
+    )
     assert sevens["labels"].tolist() == [7, 7, 7, 7]
     with pytest.raises(ValueError, match=r"class indices in \[0, 9\]"):
-        sample(compose_config("sample", [f"ckpt_path={ckpt}", "n=4", "labels=12", "device=cpu"], tmp_path / "d"))
+        sample(
+            compose_config(
+                "sample", [f"ckpt_path={ckpt}", "n=4", "labels=12", "device=cpu"], tmp_path / "d"
+            )
+        )
 
 
 def test_slerp_keeps_the_ends_and_the_norm() -> None:
@@ -101,14 +140,19 @@ def test_slerp_keeps_the_ends_and_the_norm() -> None:
     path = slerp(a, b, torch.linspace(0, 1, 7))
     assert path.shape == (4, 7, 64)
     assert torch.allclose(path[:, 0], a, atol=1e-4) and torch.allclose(path[:, -1], b, atol=1e-4)
-    unit = slerp(a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True), torch.linspace(0, 1, 7))
+    unit = slerp(
+        a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True), torch.linspace(0, 1, 7)
+    )
     assert torch.allclose(unit.norm(dim=2), torch.ones(4, 7), atol=1e-4)
 
 
 def test_loss_tensors() -> None:
     t = torch.tensor(1.0)
     assert loss_tensors(t) == {"loss": t}
-    assert set(loss_tensors({"d_loss": t, "g_loss": t, "note": "x", "many": torch.ones(3)})) == {"d_loss", "g_loss"}
+    assert set(loss_tensors({"d_loss": t, "g_loss": t, "note": "x", "many": torch.ones(3)})) == {
+        "d_loss",
+        "g_loss",
+    }
     assert loss_tensors(None) == {}
 
 
@@ -122,23 +166,34 @@ class PoisonD(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.seen += 1
         if self.seen == self.at_batch:
-            self.last_hash = hashlib.sha256(Path(trainer.checkpoint_callback.last_model_path).read_bytes()).hexdigest()
+            self.last_hash = hashlib.sha256(
+                Path(trainer.checkpoint_callback.last_model_path).read_bytes()
+            ).hexdigest()
             with torch.no_grad():
                 pl_module.discriminator.head.weight.fill_(float("nan"))
 
 
 def test_nan_guard_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
-    cfg = compose_config("train", ["experiment=gan_dcgan", *TINY, "trainer.max_epochs=3", "logger=csv"], tmp_path)
+    cfg = compose_config(
+        "train", ["experiment=gan_dcgan", *TINY, "trainer.max_epochs=3", "logger=csv"], tmp_path
+    )
     datamodule, model = hydra.utils.instantiate(cfg.data), hydra.utils.instantiate(cfg.model)
     poison = PoisonD(at_batch=4)  # the second batch of the second epoch (2 batches per epoch)
     callbacks = instantiate_list(cfg.callbacks) + [poison]
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_progress_bar=False)
-    with pytest.raises(NonFiniteLossError, match=r"iteration 4 \(epoch 1, batch 1, global step 8\): train/d_loss = nan.*last good checkpoint is .*last.ckpt") as err:
+    trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=False, enable_progress_bar=False
+    )
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"iteration 4 \(epoch 1, batch 1, global step 8\): train/d_loss = nan.*last good checkpoint is .*last.ckpt",
+    ) as err:
         trainer.fit(model, datamodule=datamodule)
     assert "train/g_loss = nan" in str(err.value)
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert hashlib.sha256(last.read_bytes()).hexdigest() == poison.last_hash  # not overwritten
     state = torch.load(last, weights_only=True)
-    assert state["epoch"] == 0 and all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point())
+    assert state["epoch"] == 0 and all(
+        torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point()
+    )
     assert trainer.global_step == 8  # nothing ran after the bad iteration
     assert not (tmp_path / "samples" / "final.png").exists()

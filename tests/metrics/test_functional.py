@@ -30,6 +30,7 @@ class FlatFeatures(FeatureNet):
 
 
 def suite_scores(real: torch.Tensor, fake: torch.Tensor, **kwargs) -> dict:
+    kwargs.setdefault("kid_subsets", 10)
     suite = GanMetrics(FlatFeatures(real.shape[1]), **kwargs)
     suite.update(real, real=True)
     suite.update(fake, real=False)

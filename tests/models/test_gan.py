@@ -48,7 +48,9 @@ class StepSpy(L.Callback):
         self.events.append(("end", {}, self._snapshot(pl_module)))
 
 
-def build(make_cfg, overrides: list[str], callbacks: list[L.Callback]) -> tuple[L.Trainer, GAN, L.LightningDataModule]:
+def build(
+    make_cfg, overrides: list[str], callbacks: list[L.Callback]
+) -> tuple[L.Trainer, GAN, L.LightningDataModule]:
     cfg = make_cfg("train", BASE + overrides)
     datamodule = hydra.utils.instantiate(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
@@ -71,7 +73,11 @@ def changed(before: list[torch.Tensor], after: list[torch.Tensor]) -> bool:
 @pytest.mark.parametrize("n_critic", [1, 3])
 def test_each_step_updates_only_its_net_and_n_critic_is_honoured(make_cfg, n_critic: int) -> None:
     spy = StepSpy()
-    trainer, model, dm = build(make_cfg, [f"model.n_critic={n_critic}", "trainer.max_steps=2", "model.ema_decay=null"], [spy])
+    trainer, model, dm = build(
+        make_cfg,
+        [f"model.n_critic={n_critic}", "trainer.max_steps=2", "model.ema_decay=null"],
+        [spy],
+    )
     trainer.fit(model, datamodule=dm)
     kinds = [e[0] for e in spy.events]
     assert kinds == (["d"] * n_critic + ["g", "end"]) * 2
@@ -88,7 +94,9 @@ def test_each_step_updates_only_its_net_and_n_critic_is_honoured(make_cfg, n_cri
 def test_max_steps_counts_iterations(make_cfg, n_critic: int) -> None:
     """trainer.max_steps=5 runs 5 batches, although Lightning's global_step counts optimizer steps."""
     spy = StepSpy()
-    trainer, model, dm = build(make_cfg, [f"model.n_critic={n_critic}", "trainer.max_steps=5"], [spy])
+    trainer, model, dm = build(
+        make_cfg, [f"model.n_critic={n_critic}", "trainer.max_steps=5"], [spy]
+    )
     trainer.fit(model, datamodule=dm)
     assert spy.batches == 5
     assert trainer.global_step == 5 * (n_critic + 1)
@@ -99,7 +107,11 @@ def test_max_steps_counts_iterations(make_cfg, n_critic: int) -> None:
 
 def test_max_epochs_budget_is_unchanged(make_cfg) -> None:
     spy = StepSpy()
-    trainer, model, dm = build(make_cfg, ["trainer.max_steps=-1", "trainer.max_epochs=2", "+trainer.limit_train_batches=3"], [spy])
+    trainer, model, dm = build(
+        make_cfg,
+        ["trainer.max_steps=-1", "trainer.max_epochs=2", "+trainer.limit_train_batches=3"],
+        [spy],
+    )
     trainer.fit(model, datamodule=dm)
     assert spy.batches == 6 and trainer.current_epoch == 2
 
@@ -114,20 +126,33 @@ def test_gradient_clipping_limits_each_update(make_cfg) -> None:
     steps = {}
     for clip in (None, 1e-3):
         spy = StepSpy()
-        trainer, model, dm = build(make_cfg, [*sgd, f"model.gradient_clip_val={clip or 'null'}"], [spy])
+        trainer, model, dm = build(
+            make_cfg, [*sgd, f"model.gradient_clip_val={clip or 'null'}"], [spy]
+        )
         trainer.fit(model, datamodule=dm)
         (_, _, d0), (_, _, d1), (_, _, end) = spy.events
         steps[clip] = {
-            "d": torch.cat([(b - a).flatten() for a, b in zip(d0["d"], d1["d"], strict=True)]).norm(),
-            "g": torch.cat([(b - a).flatten() for a, b in zip(d1["g"], end["g"], strict=True)]).norm(),
+            "d": torch.cat(
+                [(b - a).flatten() for a, b in zip(d0["d"], d1["d"], strict=True)]
+            ).norm(),
+            "g": torch.cat(
+                [(b - a).flatten() for a, b in zip(d1["g"], end["g"], strict=True)]
+            ).norm(),
         }
     assert steps[None]["d"] > 1e-2 and steps[None]["g"] > 1e-2  # unclipped gradients are large
-    assert steps[1e-3]["d"] == pytest.approx(1e-3, rel=1e-3) and steps[1e-3]["g"] == pytest.approx(1e-3, rel=1e-3)
+    assert steps[1e-3]["d"] == pytest.approx(1e-3, rel=1e-3) and steps[1e-3]["g"] == pytest.approx(
+        1e-3, rel=1e-3
+    )
 
 
 def test_bf16_mixed_precision_with_r1(make_cfg) -> None:
     spy = StepSpy()
-    overrides = ["trainer.precision=bf16-mixed", "trainer.max_steps=2", "model.r1_gamma=1.0", "model.diffaugment=translation"]
+    overrides = [
+        "trainer.precision=bf16-mixed",
+        "trainer.max_steps=2",
+        "model.r1_gamma=1.0",
+        "model.diffaugment=translation",
+    ]
     trainer, model, dm = build(make_cfg, overrides, [spy])
     trainer.fit(model, datamodule=dm)
     assert spy.batches == 2
@@ -139,21 +164,38 @@ def test_bf16_mixed_precision_with_r1(make_cfg) -> None:
 def test_logs_every_quantity_per_step(make_cfg) -> None:
     trainer, model, dm = build(make_cfg, ["trainer.max_steps=2", "model.gp_weight=1.0"], [])
     trainer.fit(model, datamodule=dm)
-    expected = {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "train/g_grad_norm", "train/d_grad_norm", "train/gp"}
+    expected = {
+        "train/d_loss",
+        "train/g_loss",
+        "train/d_real",
+        "train/d_fake",
+        "train/g_grad_norm",
+        "train/d_grad_norm",
+        "train/gp",
+    }
     assert expected <= set(trainer.callback_metrics)
-    assert 0 < float(trainer.callback_metrics["train/d_real"]) < 1  # a probability for the sigmoid losses
+    assert (
+        0 < float(trainer.callback_metrics["train/d_real"]) < 1
+    )  # a probability for the sigmoid losses
     assert float(trainer.callback_metrics["train/g_grad_norm"]) > 0
 
 
 def test_ema_follows_the_generator(make_cfg) -> None:
-    trainer, model, dm = build(make_cfg, ["trainer.max_steps=3", "model.ema_decay=0.5", "model.ema_start=1"], [])
+    trainer, model, dm = build(
+        make_cfg, ["trainer.max_steps=3", "model.ema_decay=0.5", "model.ema_start=1"], []
+    )
     before = [p.detach().clone() for p in model.generator.parameters()]
     trainer.fit(model, datamodule=dm)
     g, ema = list(model.generator.parameters()), list(model.generator_ema.parameters())
     assert all(not p.requires_grad for p in ema)
     assert changed(before, [p.detach() for p in g])
-    assert changed([p.detach() for p in g], [p.detach() for p in ema])  # it averages, it does not copy
-    assert all(torch.equal(a, b) for a, b in zip(model.generator.buffers(), model.generator_ema.buffers(), strict=True))
+    assert changed(
+        [p.detach() for p in g], [p.detach() for p in ema]
+    )  # it averages, it does not copy
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.generator.buffers(), model.generator_ema.buffers(), strict=True)
+    )
 
 
 def test_generate_interface(make_cfg) -> None:
@@ -162,7 +204,11 @@ def test_generate_interface(make_cfg) -> None:
         for p in model.generator_ema.parameters():
             p.add_(0.1)
     images = model.generate(25, generator=torch.Generator().manual_seed(0))
-    assert images.shape == (25, 1, 8, 8) and images.dtype == torch.float32 and images.device.type == "cpu"
+    assert (
+        images.shape == (25, 1, 8, 8)
+        and images.dtype == torch.float32
+        and images.device.type == "cpu"
+    )
     assert images.min() >= -1 and images.max() <= 1 and not images.requires_grad
     assert model.generator.training and model.generator_ema.training  # modes restored
     again = model.generate(25, generator=torch.Generator().manual_seed(0))
@@ -172,7 +218,9 @@ def test_generate_interface(make_cfg) -> None:
     z = torch.randn(25, 100, generator=torch.Generator().manual_seed(0))
     assert torch.equal(images, model.decode(z))  # generate = decode(the same noise)
     assert torch.equal(model.sample_labels(25), torch.arange(25) % 10)  # balanced by default
-    three = model.generate(4, labels=torch.full((4,), 3), generator=torch.Generator().manual_seed(0))
+    three = model.generate(
+        4, labels=torch.full((4,), 3), generator=torch.Generator().manual_seed(0)
+    )
     assert not torch.allclose(three, images[:4])
     with pytest.raises(ValueError, match=r"labels must be in \[0, 9\]"):
         model.generate(2, labels=torch.tensor([0, 10]))
@@ -193,8 +241,14 @@ def test_hparams_are_plain_data(make_cfg) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model.conditional=true", "model.generator.conditional=false"], "model.generator.conditional=False but model.conditional=True"),
-        (["data=fashion_mnist", "model.gp_weight=10", "model.discriminator.norm=batch"], "discriminator without batch norm"),
+        (
+            ["model.conditional=true", "model.generator.conditional=false"],
+            "model.generator.conditional=False but model.conditional=True",
+        ),
+        (
+            ["data=fashion_mnist", "model.gp_weight=10", "model.discriminator.norm=batch"],
+            "discriminator without batch norm",
+        ),
         (["model.loss=bce"], "unknown GAN loss 'bce'"),
         (["model.n_critic=0"], "n_critic=0 must be at least 1"),
         (["model.diffaugment=flip"], "unknown DiffAugment policy"),
@@ -207,6 +261,20 @@ def test_bad_configs_are_named(make_cfg, overrides: list[str], message: str) -> 
 
 
 def test_real_images_outside_minus_one_one_are_refused(make_cfg) -> None:
-    trainer, model, dm = build(make_cfg, ["trainer.max_steps=1", "data.normalize={mean:[0.3],std:[0.38]}"], [])
+    trainer, model, dm = build(
+        make_cfg, ["trainer.max_steps=1", "data.normalize={mean:[0.3],std:[0.38]}"], []
+    )
     with pytest.raises(ValueError, match="normalize the data with mean = std = 0.5"):
         trainer.fit(model, datamodule=dm)
+
+
+def test_schedulers_step_once_per_iteration(make_cfg) -> None:
+    """A cosine schedule whose T_max is filled in from the budget reaches its end exactly at the
+    last iteration (T_max counts iterations, not Lightning's optimizer steps)."""
+    cosine = ["_target_=torch.optim.lr_scheduler.CosineAnnealingLR", "_partial_=true"]
+    overrides = [f"model.{net}_scheduler={{{','.join(x.replace('=', ':') for x in cosine)}}}" for net in ("g", "d")]
+    trainer, model, dm = build(make_cfg, [*overrides, "trainer.max_steps=4"], [])
+    trainer.fit(model, datamodule=dm)
+    schedulers = model.lr_schedulers()
+    assert len(schedulers) == 2 and all(s.T_max == 4 and s.last_epoch == 4 for s in schedulers)
+    assert all(group["lr"] == pytest.approx(0.0, abs=1e-12) for opt in trainer.optimizers for group in opt.param_groups)

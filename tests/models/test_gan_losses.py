@@ -27,7 +27,10 @@ EXPECTED = {
     "non_saturating": (BCE_D, -mean(math.log(sig(f)) for f in FAKE)),
     "hinge": (mean(max(0, 1 - r) for r in REAL) + mean(max(0, 1 + f) for f in FAKE), -mean(FAKE)),
     "wasserstein": (mean(FAKE) - mean(REAL), -mean(FAKE)),
-    "lsgan": (0.5 * (mean((r - 1) ** 2 for r in REAL) + mean(f**2 for f in FAKE)), 0.5 * mean((f - 1) ** 2 for f in FAKE)),
+    "lsgan": (
+        0.5 * (mean((r - 1) ** 2 for r in REAL) + mean(f**2 for f in FAKE)),
+        0.5 * mean((f - 1) ** 2 for f in FAKE),
+    ),
 }
 
 
@@ -39,7 +42,9 @@ def test_every_loss_is_tested() -> None:
 def test_loss_values(name: str) -> None:
     loss = get_loss(name)
     d_expected, g_expected = EXPECTED[name]
-    assert float(loss.discriminator(torch.tensor(REAL), torch.tensor(FAKE))) == pytest.approx(d_expected, abs=1e-6)
+    assert float(loss.discriminator(torch.tensor(REAL), torch.tensor(FAKE))) == pytest.approx(
+        d_expected, abs=1e-6
+    )
     assert float(loss.generator(torch.tensor(FAKE))) == pytest.approx(g_expected, abs=1e-6)
 
 

@@ -33,7 +33,9 @@ def test_gradient_penalty_of_a_linear_critic() -> None:
     gp.backward()
     assert critic[1].weight.grad.abs().sum() > 0
     unit = linear_critic(torch.tensor([0.6, 0.8, 0.0, 0.0]))  # a 1-Lipschitz critic: no penalty
-    assert float(gradient_penalty(lambda x: unit(x).squeeze(1), real, fake)) == pytest.approx(0.0, abs=1e-10)
+    assert float(gradient_penalty(lambda x: unit(x).squeeze(1), real, fake)) == pytest.approx(
+        0.0, abs=1e-10
+    )
 
 
 def test_gradient_penalty_uses_points_between_real_and_fake() -> None:
@@ -64,15 +66,23 @@ def test_translation_shifts_with_zero_fill() -> None:
     x = torch.zeros(200, 1, 8, 8)
     x[:, :, 4, 4] = 1.0
     out = rand_translation(x, ratio=0.125, generator=torch.Generator().manual_seed(0))
-    assert out.shape == x.shape and torch.equal(out.sum(dim=(1, 2, 3)), torch.ones(200))  # 1px shift keeps it
+    assert out.shape == x.shape and torch.equal(
+        out.sum(dim=(1, 2, 3)), torch.ones(200)
+    )  # 1px shift keeps it
     rows, cols = out[:, 0].nonzero()[:, 1], out[:, 0].nonzero()[:, 2]
-    assert set(rows.tolist()) == {3, 4, 5} and set(cols.tolist()) == {3, 4, 5}  # every shift in [-1, 1]
+    assert set(rows.tolist()) == {3, 4, 5} and set(cols.tolist()) == {
+        3,
+        4,
+        5,
+    }  # every shift in [-1, 1]
     ones = rand_translation(torch.ones(200, 1, 8, 8), generator=torch.Generator().manual_seed(0))
     assert (ones == 0).any()  # what comes in from the border is zero
 
 
 def test_cutout_zeroes_a_box_of_half_the_side() -> None:
-    out = rand_cutout(torch.ones(100, 1, 8, 8), ratio=0.5, generator=torch.Generator().manual_seed(0))
+    out = rand_cutout(
+        torch.ones(100, 1, 8, 8), ratio=0.5, generator=torch.Generator().manual_seed(0)
+    )
     zeros = (out == 0).flatten(1).sum(1)
     assert zeros.max() == 16 and zeros.min() >= 4  # a 4x4 box, clipped at borders
 

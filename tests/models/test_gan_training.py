@@ -14,20 +14,35 @@ from cnngan.train import train
 from cnngan.utils.checkpoint import model_from_checkpoint
 
 NETWORKS = ["gan_dcgan", "gan_mlp"]
-EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[2] / "conf" / "experiment").glob("gan_*.yaml"))
+EXPERIMENTS = sorted(
+    p.stem for p in (Path(__file__).parents[2] / "conf" / "experiment").glob("gan_*.yaml")
+)
 
 
 def fdr(make_cfg, overrides: list[str]) -> dict[str, float]:
-    cfg = make_cfg("train", ["data=digits", "debug=fdr", "trainer.max_time=null", "logger=none", *overrides])
+    cfg = make_cfg(
+        "train", ["data=digits", "debug=fdr", "trainer.max_time=null", "logger=none", *overrides]
+    )
     return train(cfg)
 
 
 @pytest.mark.parametrize("conditional", [False, True])
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 @pytest.mark.parametrize("network", NETWORKS)
-def test_fast_dev_run_every_network_loss_and_conditioning(make_cfg, network: str, loss: str, conditional: bool) -> None:
+def test_fast_dev_run_every_network_loss_and_conditioning(
+    make_cfg, network: str, loss: str, conditional: bool
+) -> None:
     extra = ["model.gp_weight=10", "model.n_critic=2"] if loss == "wasserstein" else []
-    metrics = fdr(make_cfg, ["experiment=gan_dcgan", f"model={network}", f"model.loss={loss}", f"model.conditional={conditional}", *extra])
+    metrics = fdr(
+        make_cfg,
+        [
+            "experiment=gan_dcgan",
+            f"model={network}",
+            f"model.loss={loss}",
+            f"model.conditional={conditional}",
+            *extra,
+        ],
+    )
     assert {"test/d_loss", "test/g_loss", "test/d_real", "test/d_fake"} <= set(metrics)
     assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith("test/"))
 
@@ -87,7 +102,9 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(make_cfg) -> None:
     first = make_cfg("train", [*RESUME, "trainer.max_epochs=1"], subdir="first")
     train(first)
     ckpt = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
-    second = make_cfg("train", [*RESUME, "trainer.max_epochs=3", f"ckpt_path={ckpt}"], subdir="second")
+    second = make_cfg(
+        "train", [*RESUME, "trainer.max_epochs=3", f"ckpt_path={ckpt}"], subdir="second"
+    )
     train(second)
 
     a, b = load_state(Path(straight.paths.output_dir)), load_state(Path(second.paths.output_dir))
@@ -97,7 +114,9 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(make_cfg) -> None:
     first_state = load_state(Path(first.paths.output_dir))["state_dict"]
     for key, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][key]), key
-    assert any(not torch.equal(v, first_state[k]) for k, v in a["state_dict"].items())  # it did train on
+    assert any(
+        not torch.equal(v, first_state[k]) for k, v in a["state_dict"].items()
+    )  # it did train on
     for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
         for state_a, state_b in zip(opt_a["state"].values(), opt_b["state"].values(), strict=True):
             assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
@@ -114,6 +133,14 @@ def test_checkpoint_rebuilds_the_gan_with_its_ema(make_cfg) -> None:
     model, config = model_from_checkpoint(path)
     assert config["model"]["conditional"] is True and model.generator_ema is not None
     stored = load_state(Path(cfg.paths.output_dir))
-    assert torch.equal(model.generator_ema.project.weight, stored["state_dict"]["generator_ema.project.weight"])
-    assert len(stored["optimizer_states"]) == 2 and stored["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"] == 3
-    assert json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())["val/d_real"] is not None
+    assert torch.equal(
+        model.generator_ema.project.weight, stored["state_dict"]["generator_ema.project.weight"]
+    )
+    assert (
+        len(stored["optimizer_states"]) == 2
+        and stored["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"] == 3
+    )
+    assert (
+        json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())["val/d_real"]
+        is not None
+    )

@@ -17,7 +17,11 @@ def n_params(net: nn.Module) -> int:
 def test_seed_mlp_layers_exactly() -> None:
     g = MLPGenerator(100, (1, 28, 28))
     linears = [m for m in g.modules() if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(100, 128), (128, 128), (128, 784)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (100, 128),
+        (128, 128),
+        (128, 784),
+    ]
     assert sum(isinstance(m, nn.LeakyReLU) for m in g.modules()) == 2
     assert isinstance(list(g.modules())[-1], nn.Tanh)
     d = MLPDiscriminator((1, 28, 28))
@@ -51,7 +55,9 @@ def test_dcgan_layout_and_sizes() -> None:
 
 @pytest.mark.parametrize("shape", [(1, 7, 7), (1, 6, 6), (3, 9, 9)])
 def test_dcgan_rejects_shapes_it_cannot_take(shape: tuple[int, int, int]) -> None:
-    with pytest.raises(ValueError, match=rf"DCGAN cannot take {shape[1]}x{shape[2]} images.*gan_mlp"):
+    with pytest.raises(
+        ValueError, match=rf"DCGAN cannot take {shape[1]}x{shape[2]} images.*gan_mlp"
+    ):
         DCGANGenerator(16, shape)
 
 
@@ -59,13 +65,21 @@ def test_dcgan_rejects_shapes_it_cannot_take(shape: tuple[int, int, int]) -> Non
 def test_conditional_generator_output_depends_on_the_label(kind: str) -> None:
     torch.manual_seed(0)
     shape = (1, 28, 28)
-    g = MLPGenerator(16, shape, conditional=True) if kind == "mlp" else DCGANGenerator(16, shape, width=8, conditional=True)
+    g = (
+        MLPGenerator(16, shape, conditional=True)
+        if kind == "mlp"
+        else DCGANGenerator(16, shape, width=8, conditional=True)
+    )
     g.eval()
     z = torch.randn(1, 16).expand(10, 16)
     out = g(z, torch.arange(10))
     assert not torch.allclose(out[0], out[1], atol=1e-4)
-    assert (out.flatten(1) - out[:1].flatten(1)).abs().amax(1)[1:].min() > 1e-4  # every class differs
-    assert torch.equal(g(z[:2], torch.tensor([3, 3]))[0], g(z[:2], torch.tensor([3, 3]))[1])  # same label, same z
+    assert (out.flatten(1) - out[:1].flatten(1)).abs().amax(1)[
+        1:
+    ].min() > 1e-4  # every class differs
+    assert torch.equal(
+        g(z[:2], torch.tensor([3, 3]))[0], g(z[:2], torch.tensor([3, 3]))[1]
+    )  # same label, same z
     with pytest.raises(ValueError, match="class-conditional.*pass labels"):
         g(z)
 
@@ -73,7 +87,11 @@ def test_conditional_generator_output_depends_on_the_label(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["mlp", "dcgan"])
 def test_projection_discriminator_depends_on_the_label(kind: str) -> None:
     shape = (1, 28, 28)
-    d = MLPDiscriminator(shape, conditional=True) if kind == "mlp" else DCGANDiscriminator(shape, width=8, conditional=True)
+    d = (
+        MLPDiscriminator(shape, conditional=True)
+        if kind == "mlp"
+        else DCGANDiscriminator(shape, width=8, conditional=True)
+    )
     x = torch.randn(1, *shape).expand(10, *shape)
     out = d(x, torch.arange(10))
     assert out.shape == (10,) and out.unique().numel() == 10
@@ -83,7 +101,11 @@ def test_projection_discriminator_depends_on_the_label(kind: str) -> None:
 def test_spectral_norm_bounds_every_weight(kind: str) -> None:
     torch.manual_seed(0)
     shape = (1, 8, 8)
-    d = MLPDiscriminator(shape, spectral_norm=True) if kind == "mlp" else DCGANDiscriminator(shape, width=8, spectral_norm=True)
+    d = (
+        MLPDiscriminator(shape, spectral_norm=True)
+        if kind == "mlp"
+        else DCGANDiscriminator(shape, width=8, spectral_norm=True)
+    )
     layers = [m for m in d.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
     assert layers and all(hasattr(m, "parametrizations") for m in layers)
     d.train()
@@ -99,16 +121,24 @@ def test_discriminator_norm_options() -> None:
     for norm, kind in (("batch", nn.BatchNorm2d), ("layer", nn.GroupNorm)):
         d = DCGANDiscriminator((1, 28, 28), norm=norm)
         assert sum(isinstance(m, kind) for m in d.modules()) == 1  # not after the first conv
-    assert not any(isinstance(m, nn.BatchNorm2d | nn.GroupNorm) for m in DCGANDiscriminator((1, 28, 28)).modules())
+    assert not any(
+        isinstance(m, nn.BatchNorm2d | nn.GroupNorm)
+        for m in DCGANDiscriminator((1, 28, 28)).modules()
+    )
     with pytest.raises(ValueError, match="unknown norm 'instance'"):
         DCGANDiscriminator((1, 28, 28), norm="instance")
 
 
 def test_channels_last_gives_the_same_outputs() -> None:
     torch.manual_seed(0)
-    g, d = DCGANGenerator(16, (1, 28, 28), width=8).eval(), DCGANDiscriminator((1, 28, 28), width=8).eval()
+    g, d = (
+        DCGANGenerator(16, (1, 28, 28), width=8).eval(),
+        DCGANDiscriminator((1, 28, 28), width=8).eval(),
+    )
     z = torch.randn(3, 16)
     x, score = g(z), d(g(z))
     g.to(memory_format=torch.channels_last)
     d.to(memory_format=torch.channels_last)
-    assert torch.allclose(g(z), x, atol=1e-5) and torch.allclose(d(x.contiguous(memory_format=torch.channels_last)), score, atol=1e-5)
+    assert torch.allclose(g(z), x, atol=1e-5) and torch.allclose(
+        d(x.contiguous(memory_format=torch.channels_last)), score, atol=1e-5
+    )

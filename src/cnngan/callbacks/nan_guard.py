@@ -27,7 +27,9 @@ def loss_tensors(outputs: Any) -> dict[str, torch.Tensor]:
     if isinstance(outputs, torch.Tensor):
         return {"loss": outputs}
     if isinstance(outputs, Mapping):
-        return {str(k): v for k, v in outputs.items() if isinstance(v, torch.Tensor) and v.numel() == 1}
+        return {
+            str(k): v for k, v in outputs.items() if isinstance(v, torch.Tensor) and v.numel() == 1
+        }
     return {}
 
 
@@ -54,7 +56,12 @@ class NonFiniteLossGuard(L.Callback):
         self.every = int(check_every_n_batches)
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         if batch_idx % self.every:
             return
@@ -66,7 +73,9 @@ class NonFiniteLossGuard(L.Callback):
         if bool(finite.all()):
             return
         bad = ", ".join(
-            f"train/{name} = {float(v)}" for (name, v), ok in zip(losses.items(), finite.tolist(), strict=True) if not ok
+            f"train/{name} = {float(v)}"
+            for (name, v), ok in zip(losses.items(), finite.tolist(), strict=True)
+            if not ok
         )
         iteration = int(getattr(pl_module, "iteration", trainer.global_step))
         checkpoint = last_good_checkpoint(trainer)

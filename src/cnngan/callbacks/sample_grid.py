@@ -23,7 +23,13 @@ def image_grid(images: torch.Tensor, nrow: int, padding: int = 2) -> torch.Tenso
     """(N, C, H, W) images in [-1, 1] -> one (C', H', W') grid in [0, 1] (3 channels for gray)."""
     from torchvision.utils import make_grid
 
-    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, normalize=True, value_range=(-1, 1))
+    return make_grid(
+        images.detach().float().cpu(),
+        nrow=nrow,
+        padding=padding,
+        normalize=True,
+        value_range=(-1, 1),
+    )
 
 
 def save_grid(grid: torch.Tensor, path: str | Path) -> Path:
@@ -84,7 +90,9 @@ class SampleGrid(L.Callback):
         """The grid (C, H, W) in [0, 1] for the fixed noise."""
         nrow, labels = self._layout(pl_module)
         generator = torch.Generator().manual_seed(self.seed)
-        images = pl_module.generate(self.num_samples, labels=labels, use_ema=self.use_ema, generator=generator)
+        images = pl_module.generate(
+            self.num_samples, labels=labels, use_ema=self.use_ema, generator=generator
+        )
         return image_grid(images, nrow)
 
     def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, final: bool = False) -> None:
@@ -94,7 +102,9 @@ class SampleGrid(L.Callback):
         self._last_iteration = iteration
         grid = self.render(pl_module)
         ema = self.use_ema and getattr(pl_module, "generator_ema", None) is not None
-        log_image(trainer, f"samples/{'ema' if ema else 'generator'}", grid, step=logging_step(trainer))
+        log_image(
+            trainer, f"samples/{'ema' if ema else 'generator'}", grid, step=logging_step(trainer)
+        )
         if trainer.fast_dev_run:
             return  # fast_dev_run writes no files
         out_dir = Path(trainer.default_root_dir) / self.dirname
@@ -104,7 +114,12 @@ class SampleGrid(L.Callback):
             log.info("sample grid after %d iterations: %s", iteration, path)
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         every = self.every_n_iterations
         if every and int(getattr(pl_module, "iteration", trainer.global_step)) % every == 0:

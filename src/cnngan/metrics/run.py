@@ -121,7 +121,6 @@ def evaluate_samples(cfg: DictConfig) -> dict[str, Any]:
 
 def _cas(cfg: DictConfig, gan: Any, data_cfg: DictConfig, device: torch.device) -> dict[str, float]:
     import hydra
-    from hydra import compose
 
     from cnngan.metrics.cas import classification_accuracy_score
     from cnngan.metrics.samples import gan_sampler
@@ -130,7 +129,7 @@ def _cas(cfg: DictConfig, gan: Any, data_cfg: DictConfig, device: torch.device) 
         log.warning("metrics.cas.enabled=true but the GAN is not conditional: CAS skipped")
         return {}
     ccfg = cfg.metrics.cas
-    composed = compose(config_name="train", overrides=[f"model={ccfg.model}", f"data={data_cfg.name}"])
+    composed = compose_train([f"model={ccfg.model}", f"data={data_cfg.name}"])
     data = OmegaConf.merge(composed.data, {"data_dir": cfg.paths.data_dir})
     with_data = OmegaConf.merge(composed, {"data": data})
     model_cfg = with_data.model
@@ -144,6 +143,19 @@ def _cas(cfg: DictConfig, gan: Any, data_cfg: DictConfig, device: torch.device) 
         seed=cfg.metrics.seed,
         out_dir=str(Path(cfg.paths.output_dir) / "cas"),
     )
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    """The train config with `overrides` (inside a running Hydra app, or standalone)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from cnngan import config_dir
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name="train", overrides=overrides)
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
 
 
 # ---------------------------------------------------------------------------------- output

@@ -43,7 +43,9 @@ def rand_contrast(x: Tensor, generator: torch.Generator | None = None) -> Tensor
     return (x - mean) * (_rand(x, generator) + 0.5) + mean
 
 
-def rand_translation(x: Tensor, ratio: float = 0.125, generator: torch.Generator | None = None) -> Tensor:
+def rand_translation(
+    x: Tensor, ratio: float = 0.125, generator: torch.Generator | None = None
+) -> Tensor:
     """Shift each image by its own random (dy, dx) in [-ratio*H, ratio*H] x [-ratio*W, ratio*W]."""
     n, _, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)

@@ -85,7 +85,14 @@ class GAN(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
-            ignore=["generator", "discriminator", "g_optimizer", "d_optimizer", "g_scheduler", "d_scheduler"],
+            ignore=[
+                "generator",
+                "discriminator",
+                "g_optimizer",
+                "d_optimizer",
+                "g_scheduler",
+                "d_scheduler",
+            ],
             logger=False,
         )
         to_plain_hparams(self.hparams)
@@ -113,7 +120,9 @@ class GAN(L.LightningModule):
         if hp.ema_decay is not None and not 0.0 <= hp.ema_decay < 1.0:
             raise ValueError(f"ema_decay={hp.ema_decay} must be in [0, 1) (or null for no EMA)")
         if hp.scheduler_interval not in ("step", "epoch"):
-            raise ValueError(f"scheduler_interval={hp.scheduler_interval!r}; choose 'step' or 'epoch'")
+            raise ValueError(
+                f"scheduler_interval={hp.scheduler_interval!r}; choose 'step' or 'epoch'"
+            )
         for name, net in (("generator", self.generator), ("discriminator", self.discriminator)):
             for attr in ("image_shape", "conditional", "num_classes"):
                 expected = tuple(hp.image_shape) if attr == "image_shape" else hp[attr]
@@ -121,10 +130,14 @@ class GAN(L.LightningModule):
                 if attr == "num_classes" and not hp.conditional:
                     continue
                 if found != expected:
-                    raise ValueError(f"model.{name}.{attr}={found} but model.{attr}={expected}; they must agree")
+                    raise ValueError(
+                        f"model.{name}.{attr}={found} but model.{attr}={expected}; they must agree"
+                    )
         found_dim = getattr(self.generator, "latent_dim", hp.latent_dim)
         if found_dim != hp.latent_dim:
-            raise ValueError(f"model.generator.latent_dim={found_dim} but model.latent_dim={hp.latent_dim}")
+            raise ValueError(
+                f"model.generator.latent_dim={found_dim} but model.latent_dim={hp.latent_dim}"
+            )
         if (hp.gp_weight > 0 or hp.r1_gamma > 0) and any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
         ):
@@ -178,7 +191,9 @@ class GAN(L.LightningModule):
             log.info(
                 "GAN: trainer.max_steps=%d counts iterations (batches); Lightning counts %d optimizer "
                 "steps per iteration, so the loop stops after %d optimizer steps.",
-                iterations, k, loop.max_steps,
+                iterations,
+                k,
+                loop.max_steps,
             )
         if loop.min_steps:
             loop.min_steps = loop.min_steps * k
@@ -188,19 +203,31 @@ class GAN(L.LightningModule):
             if every and every % k:
                 log.warning(
                     "ModelCheckpoint(every_n_train_steps=%d) counts optimizer steps (%d per GAN "
-                    "iteration); use a multiple of %d or every_n_epochs.", every, k, k,
+                    "iteration); use a multiple of %d or every_n_epochs.",
+                    every,
+                    k,
+                    k,
                 )
 
     def configure_optimizers(self) -> Any:
         g_opt = self.g_optimizer_factory(params=self.generator.parameters())
         d_opt = self.d_optimizer_factory(params=self.discriminator.parameters())
         interval = self.hparams.scheduler_interval
-        total = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
+        total = (
+            self.trainer.estimated_stepping_batches
+            if interval == "step"
+            else self.trainer.max_epochs
+        )
         schedulers = []
-        for name, factory, opt in (("g", self.g_scheduler_factory, g_opt), ("d", self.d_scheduler_factory, d_opt)):
+        for name, factory, opt in (
+            ("g", self.g_scheduler_factory, g_opt),
+            ("d", self.d_scheduler_factory, d_opt),
+        ):
             if factory is not None:
                 scheduler = build_scheduler(factory, opt, int(total))
-                schedulers.append({"scheduler": scheduler, "interval": interval, "name": f"lr-{name}"})
+                schedulers.append(
+                    {"scheduler": scheduler, "interval": interval, "name": f"lr-{name}"}
+                )
         return ([g_opt, d_opt], schedulers) if schedulers else [g_opt, d_opt]
 
     # ------------------------------------------------------------------ training
@@ -216,7 +243,9 @@ class GAN(L.LightningModule):
             self._check_real_range(real)
         labels = labels if self.hparams.conditional else None
         g_opt, d_opt = self.optimizers()
-        d_logs = [self._discriminator_step(real, labels, d_opt) for _ in range(self.hparams.n_critic)]
+        d_logs = [
+            self._discriminator_step(real, labels, d_opt) for _ in range(self.hparams.n_critic)
+        ]
         g_logs = self._generator_step(real.shape[0], labels, g_opt)
         self._update_ema()
         if self.hparams.scheduler_interval == "step":
@@ -227,7 +256,9 @@ class GAN(L.LightningModule):
         self.log_dict(shown, on_step=True, on_epoch=False, prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, on_step=True, on_epoch=False)
         self.log_dict(
-            {f"train/{k}_grad_norm": v for k, v in self._grad_norms.items()}, on_step=True, on_epoch=False
+            {f"train/{k}_grad_norm": v for k, v in self._grad_norms.items()},
+            on_step=True,
+            on_epoch=False,
         )
         logs.update({k.removeprefix("train/"): v for k, v in shown.items()})
         return {k: v for k, v in logs.items() if k not in ("d_real", "d_fake")}
@@ -263,7 +294,9 @@ class GAN(L.LightningModule):
         logs["d_fake"] = self.loss_fn.score(fake_out.detach()).mean()
         return logs
 
-    def _generator_step(self, n: int, labels: torch.Tensor | None, opt: Any) -> dict[str, torch.Tensor]:
+    def _generator_step(
+        self, n: int, labels: torch.Tensor | None, opt: Any
+    ) -> dict[str, torch.Tensor]:
         with self.toggled_optimizer(opt):
             fake = self.generator(self._noise(n), labels)
             fake_out = self.discriminator(self.augment(fake), labels).float()
@@ -278,7 +311,12 @@ class GAN(L.LightningModule):
         """Called by the precision plugin after AMP unscaling: the right place to measure and clip."""
         g_opt, _ = self.optimizers()
         name = "g" if optimizer is getattr(g_opt, "optimizer", g_opt) else "d"
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        grads = [
+            p.grad
+            for group in optimizer.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
         if grads:
             self._grad_norms[name] = torch.nn.utils.get_total_norm(grads).detach()
         if self.hparams.gradient_clip_val:
@@ -335,7 +373,12 @@ class GAN(L.LightningModule):
             "d_real": self.loss_fn.score(real_out).mean(),
             "d_fake": self.loss_fn.score(fake_out).mean(),
         }
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, on_epoch=True, batch_size=real.shape[0], sync_dist=True)
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in values.items()},
+            on_epoch=True,
+            batch_size=real.shape[0],
+            sync_dist=True,
+        )
 
     # ------------------------------------------------------------------ sampling
     def sampling_generator(self, use_ema: bool = True) -> nn.Module:
@@ -414,5 +457,9 @@ class GAN(L.LightningModule):
         if not states or (trainer is not None and trainer.world_size > 1):
             return  # DDP ranks keep their own streams (seed + rank); rank 0's state would merge them
         torch.set_rng_state(states["torch"])
-        if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        if (
+            "cuda" in states
+            and torch.cuda.is_available()
+            and len(states["cuda"]) == torch.cuda.device_count()
+        ):
             torch.cuda.set_rng_state_all(states["cuda"])

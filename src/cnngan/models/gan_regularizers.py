@@ -39,7 +39,9 @@ def gradient_penalty(
 ) -> Tensor:
     """Mean over the batch of (||grad D(x_hat)||_2 - 1)^2, x_hat = a * real + (1 - a) * fake with
     a ~ U[0, 1] per sample. `critic` maps images to outputs (labels already bound)."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=generator, dtype=real.dtype)
+    alpha = torch.rand(
+        real.shape[0], 1, 1, 1, device=real.device, generator=generator, dtype=real.dtype
+    )
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     grads = input_gradients(critic(mixed), mixed)
     return (grads.float().flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
