@@ -44,7 +44,9 @@ def run(command: list[str], log_file: Path, commands_file: Path, dry_run: bool) 
     started = time.perf_counter()
     with log_file.open("w") as log:
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
-    print(f"  exit {code} after {time.perf_counter() - started:.0f} s (log: {log_file})", flush=True)
+    print(
+        f"  exit {code} after {time.perf_counter() - started:.0f} s (log: {log_file})", flush=True
+    )
     if code != 0:
         raise SystemExit(f"command failed with exit code {code}; see {log_file}")
 
@@ -60,7 +62,9 @@ def gan_overrides(k: str, out: Path, steps: int) -> list[str]:
     ]
 
 
-def classifier_overrides(k: str, ratio: float, seed: int, out: Path, epochs: int, run_dir: Path) -> list[str]:
+def classifier_overrides(
+    k: str, ratio: float, seed: int, out: Path, epochs: int, run_dir: Path
+) -> list[str]:
     return [
         "experiment=augment_classifier",
         f"data.k_per_class={k}",
@@ -109,14 +113,20 @@ def write_tables(rows: list[dict], out: Path, ratio: float, args: argparse.Names
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--k", nargs="+", default=["10", "100", "1000", "all"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--ratio", type=float, default=1.0)
     parser.add_argument("--gan-steps", type=int, default=3000)
     parser.add_argument("--clf-epochs", type=int, default=10)
-    parser.add_argument("--gan-extra", nargs="*", default=[], help="extra overrides of the GAN runs")
-    parser.add_argument("--clf-extra", nargs="*", default=[], help="extra overrides of the classifier runs")
+    parser.add_argument(
+        "--gan-extra", nargs="*", default=[], help="extra overrides of the GAN runs"
+    )
+    parser.add_argument(
+        "--clf-extra", nargs="*", default=[], help="extra overrides of the classifier runs"
+    )
     parser.add_argument("--out", type=Path, default=Path("logs/augment/study"))
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = parser.parse_args(argv)
@@ -128,17 +138,38 @@ def main(argv: list[str] | None = None) -> int:
     for k in args.k:
         gan_ckpt = out / "gans" / f"k{k}" / "checkpoints" / "last.ckpt"
         if not gan_ckpt.is_file():
-            run(train_command(gan_overrides(k, out, args.gan_steps) + args.gan_extra), out / "logs" / f"gan_k{k}.log", commands, args.dry_run)
+            run(
+                train_command(gan_overrides(k, out, args.gan_steps) + args.gan_extra),
+                out / "logs" / f"gan_k{k}.log",
+                commands,
+                args.dry_run,
+            )
         for seed in args.seeds:
             for ratio in (0.0, args.ratio):
                 run_dir = out / "classifiers" / f"k{k}_ratio{ratio:g}_seed{seed}"
                 metrics = run_dir / "metrics.json"
                 if not metrics.is_file():
-                    overrides = classifier_overrides(k, ratio, seed, out, args.clf_epochs, run_dir) + args.clf_extra
-                    run(train_command(overrides), out / "logs" / f"{run_dir.name}.log", commands, args.dry_run)
+                    overrides = (
+                        classifier_overrides(k, ratio, seed, out, args.clf_epochs, run_dir)
+                        + args.clf_extra
+                    )
+                    run(
+                        train_command(overrides),
+                        out / "logs" / f"{run_dir.name}.log",
+                        commands,
+                        args.dry_run,
+                    )
                 if metrics.is_file():
                     acc = json.loads(metrics.read_text())["test/acc"]
-                    rows.append({"k": k, "ratio": ratio, "seed": seed, "test_acc": acc, "run_dir": str(run_dir)})
+                    rows.append(
+                        {
+                            "k": k,
+                            "ratio": ratio,
+                            "seed": seed,
+                            "test_acc": acc,
+                            "run_dir": str(run_dir),
+                        }
+                    )
             write_tables(rows, out, args.ratio, args)
     return 0
 

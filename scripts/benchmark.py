@@ -37,13 +37,12 @@ import copy
 import gc
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,7 @@ TASKS: dict[str, Task] = {
             "default": [],
             "nchw": ["data.channels_last=false"],
             "channels_last": ["data.channels_last=true"],
-            "compile": ["++model.compile=true"],
+            "compile": ["model.compile=true"],
             "bf16": ["trainer.precision=bf16-mixed"],
             "foreach": _both_optimizers("foreach", "true"),
             "fused": _both_optimizers("fused", "true"),
@@ -102,7 +101,7 @@ TASKS: dict[str, Task] = {
         },
     ),
 }
-DEFAULT_SWITCHES = "default,nchw,channels_last,compile,bf16,foreach,fused,augment,fast"
+DEFAULT_SWITCHES = "default,nchw,compile,bf16,foreach,fused,augment,fast"
 
 
 # ----------------------------------------------------------------------------- configs and data
@@ -335,13 +334,17 @@ def cnngan_fit(cfg: Any, warmup: int, steps: int, profiler: Any = None) -> float
 def measure(task: str, contender: str, args: argparse.Namespace, out_dir: Path) -> float:
     """Images per second of one contender run (warm-up excluded)."""
     switch = "default" if contender == "plain" else contender.removeprefix("cnngan").lstrip("+") or "default"
-    cfg = compose(task, TASKS[task].switches[switch], out_dir)
+    cfg = compose(task, TASKS[task].switches[switch] + _data_override(args), out_dir)
     gc.collect()
     if contender == "plain":
         seconds = PLAIN[task](cfg, args.warmup, args.steps)
     else:
         seconds = cnngan_fit(cfg, args.warmup, args.steps)
     return args.steps * int(cfg.data.batch_size) / seconds
+
+
+def _data_override(args: argparse.Namespace) -> list[str]:
+    return [f"data={args.data}"] if getattr(args, "data", None) else []
 
 
 def contender_names(task: str, switches: list[str]) -> list[str]:
@@ -390,6 +393,7 @@ def probe(task: str, contender: str, args: argparse.Namespace, out_dir: Path) ->
 def run_probe(task: str, contender: str, args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--probe", task, contender, "--steps", str(args.steps)]
     cmd += ["--warmup", str(args.warmup), "--threads", str(args.threads), "--out", str(out_dir)]
+    cmd += ["--data", args.data] if args.data else []
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=args.timeout)
     for line in done.stdout.splitlines()[::-1]:
         if line.startswith("PROBE "):
@@ -406,7 +410,7 @@ def run_startup(task: str, args: argparse.Namespace, out_dir: Path) -> dict[str,
     t = TASKS[task]
     cmd = [sys.executable, "-m", "cnngan.train", f"experiment={t.experiment}"]
     cmd += [f"callbacks=[{t.callbacks},first_step_timer]", f"paths.root_dir={REPO}"]
-    cmd += [f"paths.log_dir={out_dir / 'startup'}"]
+    cmd += [f"paths.log_dir={out_dir / 'startup'}", *_data_override(args)]
     src = str(REPO / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
     runs = []
@@ -548,6 +552,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=10, help="untimed steps before the timed ones")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: every usable core)")
+    p.add_argument("--data", default=None, help="data config for every contender (default: the experiments')")
     p.add_argument("--startup-runs", type=int, default=2, help="cnngan-train start-ups per task (0: skip)")
     p.add_argument("--no-rss", action="store_true", help="skip the per-contender peak-RSS subprocesses")
     p.add_argument("--rss-switches", default="default,fast", help="cnngan contenders probed for RSS")
@@ -585,7 +590,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     switches = [s for s in args.switches.split(",") if s]
     results: dict[str, Any] = {
         "machine": machine_info(),
-        "settings": {k: getattr(args, k) for k in ("steps", "warmup", "rounds", "threads", "startup_runs")},
+        "settings": {k: getattr(args, k) for k in ("steps", "warmup", "rounds", "threads", "startup_runs", "data")},
         "path": str(out_dir / "results.json"),
     }
     for task in tasks:

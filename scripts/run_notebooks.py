@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def execute_notebook(path: Path, out_dir: Path, cwd: Path, timeout: int = 1200, fast: bool = False) -> Path:
+def execute_notebook(
+    path: Path, out_dir: Path, cwd: Path, timeout: int = 1200, fast: bool = False
+) -> Path:
     """Run a notebook in a fresh kernel (cwd = `cwd`), write the executed copy to out_dir."""
     import nbformat
     from nbclient import NotebookClient
@@ -29,7 +31,9 @@ def execute_notebook(path: Path, out_dir: Path, cwd: Path, timeout: int = 1200, 
     env_before = os.environ.get("CNNGAN_NB_FAST")
     os.environ["CNNGAN_NB_FAST"] = "1" if fast else "0"
     try:
-        NotebookClient(book, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+        NotebookClient(
+            book, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+        ).execute()
     finally:
         if env_before is None:
             os.environ.pop("CNNGAN_NB_FAST", None)
@@ -42,7 +46,9 @@ def execute_notebook(path: Path, out_dir: Path, cwd: Path, timeout: int = 1200, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "logs" / "notebooks")
     parser.add_argument("--fast", action="store_true", help="tiny budgets (as in the tests)")

@@ -39,9 +39,15 @@ def load_image_files(path: str | Path, image_shape: tuple[int, ...]) -> torch.Te
     from PIL import Image
 
     path = Path(path)
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    )
     if not files:
-        raise FileNotFoundError(f"input={path}: no image file there (looked for {', '.join(IMAGE_SUFFIXES)})")
+        raise FileNotFoundError(
+            f"input={path}: no image file there (looked for {', '.join(IMAGE_SUFFIXES)})"
+        )
     c, h, w = image_shape
     images = []
     for f in files:
@@ -51,7 +57,9 @@ def load_image_files(path: str | Path, image_shape: tuple[int, ...]) -> torch.Te
     return torch.stack(images)
 
 
-def load_inputs(cfg: DictConfig, stored: dict[str, Any], image_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+def load_inputs(
+    cfg: DictConfig, stored: dict[str, Any], image_shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """uint8 images and (for the test split) labels."""
     if str(cfg.input) == "test":
         data = OmegaConf.create(stored["data"])
@@ -62,7 +70,9 @@ def load_inputs(cfg: DictConfig, stored: dict[str, Any], image_shape: tuple[int,
     else:
         images, labels = load_image_files(cfg.input, image_shape), None
     if tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(f"images of shape {list(images.shape[1:])}, the GAN makes {list(image_shape)}")
+        raise ValueError(
+            f"images of shape {list(images.shape[1:])}, the GAN makes {list(image_shape)}"
+        )
     n = len(images) if cfg.n is None else min(int(cfg.n), len(images))
     return images[:n], None if labels is None else labels[:n]
 
@@ -77,7 +87,11 @@ def summarize(values: np.ndarray) -> dict[str, float]:
 
 
 def complete_all(
-    cfg: DictConfig, model: Any, images01: torch.Tensor, hole: torch.Tensor, labels: torch.Tensor | None
+    cfg: DictConfig,
+    model: Any,
+    images01: torch.Tensor,
+    hole: torch.Tensor,
+    labels: torch.Tensor | None,
 ) -> dict[str, torch.Tensor]:
     """Every method's completion of the images in [0, 1] (plus the raw G(z))."""
     from cnngan.apps.baselines import BASELINES
@@ -111,7 +125,14 @@ def save_grid(path: Path, rows: list[torch.Tensor]) -> None:
     save_image(stacked, path, nrow=rows[0].shape[0], padding=2, pad_value=1.0)
 
 
-def run_mask(cfg: DictConfig, model: Any, images01: torch.Tensor, labels: torch.Tensor | None, kind: str, out: Path) -> dict[str, Any]:
+def run_mask(
+    cfg: DictConfig,
+    model: Any,
+    images01: torch.Tensor,
+    labels: torch.Tensor | None,
+    kind: str,
+    out: Path,
+) -> dict[str, Any]:
     from cnngan.apps.masks import apply_mask, make_masks
     from cnngan.apps.quality import masked_psnr, masked_ssim
 
@@ -132,7 +153,10 @@ def run_mask(cfg: DictConfig, model: Any, images01: torch.Tensor, labels: torch.
         metrics["gan"][f"wins_vs_{name}"] = float((gan_psnr > metrics[name]["_psnr"]).mean())
     k = min(int(cfg.grid_images), len(images01))
     rows = [images01[:k], torch.where(hole[:k], 0.5, images01[:k])]  # holes shown grey
-    rows += [results[name][:k] for name in cfg.baselines] + [results["gan_raw"][:k], results["gan"][:k]]
+    rows += [results[name][:k] for name in cfg.baselines] + [
+        results["gan_raw"][:k],
+        results["gan"][:k],
+    ]
     save_grid(out / f"grid_{kind}.png", rows)
     for value in metrics.values():
         if isinstance(value, dict):
@@ -151,8 +175,12 @@ def results_table(all_metrics: dict[str, Any], methods: list[str], n: int) -> st
     for kind, metrics in all_metrics.items():
         for name in methods:
             p, s = metrics[name]["psnr"], metrics[name]["ssim"]
-            lines.append(f"| {kind} | {name} | {p['mean']:.2f} ± {p['std']:.2f} | {s['mean']:.3f} ± {s['std']:.3f} |")
-        wins = ", ".join(f"{metrics['gan'][f'wins_vs_{b}']:.0%} vs {b}" for b in methods if b != "gan")
+            lines.append(
+                f"| {kind} | {name} | {p['mean']:.2f} ± {p['std']:.2f} | {s['mean']:.3f} ± {s['std']:.3f} |"
+            )
+        wins = ", ".join(
+            f"{metrics['gan'][f'wins_vs_{b}']:.0%} vs {b}" for b in methods if b != "gan"
+        )
         lines.append(f"| {kind} | GAN wins | {wins} | |")
     return "\n".join(lines) + "\n"
 
@@ -165,7 +193,9 @@ def flatten(all_metrics: dict[str, Any]) -> dict[str, float]:
                 for metric, stats in value.items():
                     if isinstance(stats, dict):
                         for stat, v in stats.items():
-                            flat[f"{kind}/{name}/{metric}" + ("" if stat == "mean" else f"_{stat}")] = v
+                            flat[
+                                f"{kind}/{name}/{metric}" + ("" if stat == "mean" else f"_{stat}")
+                            ] = v
                     else:
                         flat[f"{kind}/{name}/{metric}"] = stats
             else:
@@ -176,7 +206,12 @@ def flatten(all_metrics: dict[str, Any]) -> dict[str, float]:
 def run_inpaint(cfg: DictConfig) -> dict[str, float]:
     from cnngan.utils.checkpoint import model_from_checkpoint
     from cnngan.utils.rank import log
-    from cnngan.utils.run import apply_extras, print_config_tree, save_resolved_config, write_metrics
+    from cnngan.utils.run import (
+        apply_extras,
+        print_config_tree,
+        save_resolved_config,
+        write_metrics,
+    )
 
     started = time.perf_counter()
     apply_extras(cfg)
@@ -187,7 +222,9 @@ def run_inpaint(cfg: DictConfig) -> dict[str, float]:
     torch.manual_seed(int(cfg.seed))
     model, stored = model_from_checkpoint(cfg.ckpt_path)
     if not callable(getattr(model, "sampling_generator", None)):
-        raise ValueError(f"{cfg.ckpt_path} is not a GAN checkpoint (cnngan-inpaint needs a generator)")
+        raise ValueError(
+            f"{cfg.ckpt_path} is not a GAN checkpoint (cnngan-inpaint needs a generator)"
+        )
     model.to(pick_device(cfg.device))
     image_shape = tuple(int(s) for s in model.hparams.image_shape)
     images, labels = load_inputs(cfg, stored, image_shape)

@@ -4,41 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from cnngan.apps.augment import FewShotDataModule, mixing_weights, parse_k, select_per_class, to_uint8
-from tests.conftest import compose_config
-
-DIGITS = ["data=digits", "data.val_size=200", "model.generator.width=8", "model.discriminator.width=8"]
-
-
-def tiny_gan_checkpoint(path: Path, conditional: bool = True) -> Path:
-    """A cnngan checkpoint of an untrained (conditional) DCGAN for 8x8 digits, written directly:
-    model_from_checkpoint rebuilds it from the stored config exactly as from a training run."""
-    cfg = compose_config("train", ["experiment=augment_gan", *DIGITS, f"model.conditional={conditional}"], path.parent)
-    torch.manual_seed(0)
-    model = hydra.utils.instantiate(cfg.model)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config.pop("hydra")
-    torch.save({"state_dict": model.state_dict(), "cnngan": {"config": config, "model_class": "GAN"}}, path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def gan_ckpt(tmp_path_factory) -> Path:
-    return tiny_gan_checkpoint(tmp_path_factory.mktemp("gan") / "cond.ckpt")
+from cnngan.apps.augment import (
+    FewShotDataModule,
+    mixing_weights,
+    parse_k,
+    select_per_class,
+    to_uint8,
+)
+from tests.apps.conftest import tiny_gan_checkpoint
 
 
 def datamodule(**kwargs) -> FewShotDataModule:
-    base = dict(name="digits", data_dir="unused", image_shape=[1, 8, 8], num_classes=10, val_size=200, batch_size=50)
+    base = dict(
+        name="digits",
+        data_dir="unused",
+        image_shape=[1, 8, 8],
+        num_classes=10,
+        val_size=200,
+        batch_size=50,
+    )
     return FewShotDataModule(**(base | kwargs))
 
 
 def test_select_per_class_takes_k_of_every_class_deterministically() -> None:
-    labels = torch.arange(10).repeat(30)[torch.randperm(300, generator=torch.Generator().manual_seed(0))]
+    labels = torch.arange(10).repeat(30)[
+        torch.randperm(300, generator=torch.Generator().manual_seed(0))
+    ]
     idx = select_per_class(labels, 7, 10, seed=3)
     assert torch.equal(torch.bincount(labels[idx], minlength=10), torch.full((10,), 7))
     assert torch.equal(idx, select_per_class(labels, 7, 10, seed=3))
@@ -52,7 +46,9 @@ def test_select_per_class_takes_k_of_every_class_deterministically() -> None:
 def test_mixing_weights_give_the_ratio(ratio: float) -> None:
     weights = mixing_weights(n_real=50, n_synthetic=700, ratio=ratio)
     assert weights.sum().item() == pytest.approx(1.0)
-    draws = torch.multinomial(weights, 40000, replacement=True, generator=torch.Generator().manual_seed(0))
+    draws = torch.multinomial(
+        weights, 40000, replacement=True, generator=torch.Generator().manual_seed(0)
+    )
     synthetic_share = (draws >= 50).float().mean().item()
     assert synthetic_share == pytest.approx(ratio / (1 + ratio), abs=0.01)
     assert torch.equal(mixing_weights(50, 700, 0.0)[50:], torch.zeros(700, dtype=torch.float64))
@@ -65,7 +61,9 @@ def test_to_uint8_maps_the_gan_range() -> None:
 def test_few_shot_data_module_mixes_real_and_synthetic(gan_ckpt: Path) -> None:
     torch.manual_seed(0)
     dm = datamodule(
-        k_per_class=5, epoch_size=4000, synthetic={"ckpt_path": str(gan_ckpt), "ratio": 1.0, "pool_per_class": 7}
+        k_per_class=5,
+        epoch_size=4000,
+        synthetic={"ckpt_path": str(gan_ckpt), "ratio": 1.0, "pool_per_class": 7},
     )
     dm.setup("fit")
     assert (dm.n_real, dm.n_synthetic) == (50, 70)
@@ -101,7 +99,9 @@ def test_synthetic_needs_a_conditional_checkpoint(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_augment_classifier_experiment_trains_with_synthetic_images(make_cfg, gan_ckpt: Path) -> None:
+def test_augment_classifier_experiment_trains_with_synthetic_images(
+    make_cfg, gan_ckpt: Path
+) -> None:
     from cnngan.train import train
 
     cfg = make_cfg(

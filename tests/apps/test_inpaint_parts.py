@@ -31,13 +31,17 @@ def test_half_masks_and_random_fraction() -> None:
     assert left[0, 0, :, :14].all() and not left[0, 0, :, 14:].any()
     top = make_masks("top_half", 1, SHAPE)
     assert top[0, 0, :14].all() and not top[0, 0, 14:].any()
-    rnd = make_masks("random", 50, SHAPE, random_frac=0.8, generator=torch.Generator().manual_seed(0))
+    rnd = make_masks(
+        "random", 50, SHAPE, random_frac=0.8, generator=torch.Generator().manual_seed(0)
+    )
     assert abs(rnd.float().mean().item() - 0.8) < 0.01
     assert not (rnd[0] == rnd[1]).all()  # independent per image
 
 
 def test_random_box_has_the_right_size_inside_the_image() -> None:
-    hole = make_masks("random_box", 20, SHAPE, center_frac=0.25, generator=torch.Generator().manual_seed(1))
+    hole = make_masks(
+        "random_box", 20, SHAPE, center_frac=0.25, generator=torch.Generator().manual_seed(1)
+    )
     assert (hole.sum((1, 2, 3)) == 7 * 7).all()
     assert len({tuple(h.nonzero()[0].tolist()) for h in hole}) > 1
 
@@ -92,7 +96,12 @@ def test_diffusion_fill_is_the_neighbour_average_inside_the_hole(batch) -> None:
     images, hole = batch
     out = diffusion_fill(images, hole, iterations=5000, tol=1e-12).numpy()
     padded = np.pad(out, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
-    avg = (padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]) / 4
+    avg = (
+        padded[..., :-2, 1:-1]
+        + padded[..., 2:, 1:-1]
+        + padded[..., 1:-1, :-2]
+        + padded[..., 1:-1, 2:]
+    ) / 4
     h = hole.expand_as(images).numpy()
     assert np.abs(out[h] - avg[h]).max() < 1e-8
     assert np.array_equal(out[~h], images.numpy()[~h])
@@ -128,8 +137,13 @@ def test_ssim_map_matches_scikit_image() -> None:
     ours = ssim_map(x, y)
     for i in range(2):
         _, ref = skimage_metrics.structural_similarity(
-            x[i, 0], y[i, 0], data_range=1.0, gaussian_weights=True, sigma=1.5,
-            use_sample_covariance=False, full=True,
+            x[i, 0],
+            y[i, 0],
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            full=True,
         )
         assert np.allclose(ours[i, 0], ref, atol=1e-10)
 
@@ -155,13 +169,16 @@ def tiny_generator() -> DCGANGenerator:
     return gen.eval()
 
 
+@pytest.mark.slow
 def test_inversion_reduces_the_error_in_the_hole(tiny_generator) -> None:
     z_true = torch.randn(6, 8, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         target = tiny_generator(z_true)
     hole = make_masks("center", 6, (1, 8, 8))
     before = [p.detach().clone() for p in tiny_generator.parameters()]
-    cfg = InversionConfig(steps=150, lr=0.1, restarts=3, prior_weight=1e-3, context_window=1, seed=1)
+    cfg = InversionConfig(
+        steps=150, lr=0.1, restarts=3, prior_weight=1e-3, context_window=1, seed=1
+    )
     cfg0 = InversionConfig(steps=0, restarts=1, seed=1)
     fake0, _, loss0 = invert(tiny_generator, target, hole, 8, cfg0)
     fake, z, loss = invert(tiny_generator, target, hole, 8, cfg)
@@ -178,7 +195,9 @@ def test_inversion_reduces_the_error_in_the_hole(tiny_generator) -> None:
 
 def test_inpaint_keeps_known_pixels_and_tries_every_class() -> None:
     torch.manual_seed(0)
-    gen = DCGANGenerator(latent_dim=4, image_shape=(1, 8, 8), width=8, conditional=True, num_classes=3).eval()
+    gen = DCGANGenerator(
+        latent_dim=4, image_shape=(1, 8, 8), width=8, conditional=True, num_classes=3
+    ).eval()
     images = torch.rand(5, 1, 8, 8) * 2 - 1
     hole = make_masks("left_half", 5, (1, 8, 8))
     cfg = InversionConfig(steps=3, restarts=3, batch_size=2, blend="paste")

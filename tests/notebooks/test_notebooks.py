@@ -21,7 +21,12 @@ def nb_root(tmp_path_factory, monkeypatch_module) -> Path:
     """An empty project root: the notebooks train their tiny models and write logs there."""
     root = tmp_path_factory.mktemp("nbroot")
     monkeypatch_module.setenv("CNNGAN_ROOT", str(root))
-    for var in ("CNNGAN_GAN_RUN", "CNNGAN_GAN_CKPT", "CNNGAN_CLASSIFIER_CKPT", "CNNGAN_AUGMENT_RESULTS"):
+    for var in (
+        "CNNGAN_GAN_RUN",
+        "CNNGAN_GAN_CKPT",
+        "CNNGAN_CLASSIFIER_CKPT",
+        "CNNGAN_AUGMENT_RESULTS",
+    ):
         monkeypatch_module.delenv(var, raising=False)
     monkeypatch_module.setenv("OMP_NUM_THREADS", "1")
     return root
@@ -35,16 +40,25 @@ def monkeypatch_module():
 
 
 def run(name: str, root: Path) -> nbformat.NotebookNode:
-    out = execute_notebook(ROOT / "notebooks" / f"{name}.ipynb", root / "executed", cwd=root, timeout=300, fast=True)
+    out = execute_notebook(
+        ROOT / "notebooks" / f"{name}.ipynb", root / "executed", cwd=root, timeout=300, fast=True
+    )
     return nbformat.read(out, as_version=4)
 
 
 def figures(book: nbformat.NotebookNode) -> int:
-    return sum("image/png" in o.get("data", {}) for c in book.cells if c.cell_type == "code" for o in c.outputs)
+    return sum(
+        "image/png" in o.get("data", {})
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
 
 
 def text(book: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs)
+    return "".join(
+        o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +69,11 @@ def gan_notebook(nb_root: Path) -> nbformat.NotebookNode:
 def test_notebooks_are_stored_without_outputs() -> None:
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         book = nbformat.read(path, as_version=4)
-        assert all(not c.get("outputs") and not c.get("execution_count") for c in book.cells if c.cell_type == "code"), path
+        assert all(
+            not c.get("outputs") and not c.get("execution_count")
+            for c in book.cells
+            if c.cell_type == "code"
+        ), path
 
 
 def test_cnn_anatomy(nb_root: Path) -> None:

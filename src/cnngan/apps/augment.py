@@ -48,7 +48,9 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if self.ratio < 0:
-            raise ValueError(f"synthetic.ratio={self.ratio} must be >= 0 (synthetic per real image)")
+            raise ValueError(
+                f"synthetic.ratio={self.ratio} must be >= 0 (synthetic per real image)"
+            )
         if self.active and not self.ckpt_path:
             raise ValueError(
                 f"synthetic.ratio={self.ratio} needs synthetic.ckpt_path=<conditional GAN checkpoint>"
@@ -74,7 +76,9 @@ def select_per_class(labels: torch.Tensor, k: int, num_classes: int, seed: int) 
     for c in range(num_classes):
         members = (labels == c).nonzero().flatten()
         if len(members) < k:
-            raise ValueError(f"class {c} has only {len(members)} training images; cannot take k={k}")
+            raise ValueError(
+                f"class {c} has only {len(members)} training images; cannot take k={k}"
+            )
         chosen.append(members[torch.randperm(len(members), generator=gen)[:k]])
     return torch.cat(chosen).sort().values
 
@@ -109,7 +113,9 @@ def sample_conditional_gan(
     model, _ = model_from_checkpoint(ckpt_path)
     hp = model.hparams
     if not hp.get("conditional", False):
-        raise ValueError(f"{ckpt_path} holds an unconditional GAN; augmentation needs conditional=true")
+        raise ValueError(
+            f"{ckpt_path} holds an unconditional GAN; augmentation needs conditional=true"
+        )
     if int(hp.num_classes) != num_classes or tuple(hp.image_shape) != tuple(image_shape):
         raise ValueError(
             f"{ckpt_path}: GAN makes {hp.num_classes} classes of shape {list(hp.image_shape)}, "
@@ -176,7 +182,10 @@ class FewShotDataModule(ImageDataModule):
         self.train_set = InMemoryImages(images, labels)
         log.info(
             "FewShotDataModule: %d real training images (k_per_class=%s) + %d synthetic, ratio %.2f",
-            self.n_real, self.k_per_class or ALL, self.n_synthetic, self.synthetic.ratio,
+            self.n_real,
+            self.k_per_class or ALL,
+            self.n_synthetic,
+            self.synthetic.ratio,
         )
 
     @property
@@ -190,7 +199,9 @@ class FewShotDataModule(ImageDataModule):
         weights = mixing_weights(self.n_real, self.n_synthetic, self.synthetic.ratio)
         num_samples = self.epoch_size or self.n_real
         gen = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
-        return WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=gen)
+        return WeightedRandomSampler(
+            weights, num_samples=num_samples, replacement=True, generator=gen
+        )
 
     def train_dataloader(self) -> DataLoader:
         sampler = self.train_sampler()

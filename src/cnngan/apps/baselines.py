@@ -40,7 +40,9 @@ def diffusion_fill(
     known pixels as boundary condition, i.e. heat diffused in from the border of the hole.
     Jacobi iterations from the mean fill until the largest change is below `tol`."""
     x = mean_fill(images, hole)
-    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=x.dtype, device=x.device)
+    kernel = torch.tensor(
+        [[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]], dtype=x.dtype, device=x.device
+    )
     c = x.shape[1]
     kernel = kernel.view(1, 1, 3, 3).repeat(c, 1, 1, 1)
     hole_c = hole.expand_as(x)
@@ -54,7 +56,9 @@ def diffusion_fill(
     return x
 
 
-def poisson_blend(generated: torch.Tensor, images: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+def poisson_blend(
+    generated: torch.Tensor, images: torch.Tensor, hole: torch.Tensor
+) -> torch.Tensor:
     """Seamless cloning (Perez et al. 2003) of `generated` into the hole: keep its gradients
     inside the hole and match the known pixels at the border. Equals `generated` plus the
     harmonic fill of the residual (images - generated) from the known pixels."""

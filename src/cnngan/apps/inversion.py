@@ -59,14 +59,18 @@ def context_weights(hole: torch.Tensor, window: int) -> torch.Tensor:
     pixels of each image. window <= 1: uniform."""
     known = (~hole).float()
     if window > 1:
-        frac_missing = F.avg_pool2d(hole.float(), window, stride=1, padding=window // 2, count_include_pad=False)
+        frac_missing = F.avg_pool2d(
+            hole.float(), window, stride=1, padding=window // 2, count_include_pad=False
+        )
         w = known * frac_missing
         # an image whose hole touches no known pixel's window (e.g. random 1-pixel holes far
         # apart never happen, but a full hole does) falls back to uniform weights
         w = torch.where(w.sum((1, 2, 3), keepdim=True) > 0, w, known)
     else:
         w = known
-    return w / w.mean((1, 2, 3), keepdim=True).clamp_min(1e-12) * known.mean((1, 2, 3), keepdim=True)
+    return (
+        w / w.mean((1, 2, 3), keepdim=True).clamp_min(1e-12) * known.mean((1, 2, 3), keepdim=True)
+    )
 
 
 def _frozen(module: nn.Module) -> list[bool]:
@@ -143,7 +147,9 @@ def invert(
     return fake[pick].detach(), z[pick].detach(), final[torch.arange(n, device=device), best]
 
 
-def blend(generated: torch.Tensor, images: torch.Tensor, hole: torch.Tensor, how: str = "poisson") -> torch.Tensor:
+def blend(
+    generated: torch.Tensor, images: torch.Tensor, hole: torch.Tensor, how: str = "poisson"
+) -> torch.Tensor:
     """Put the generated pixels into the hole; known pixels stay as they are."""
     if how == "poisson":
         return poisson_blend(generated, images, hole).clamp(-1, 1)

@@ -1,9 +1,9 @@
 """Masks for image completion: boolean tensors (N, 1, H, W), True where a pixel is MISSING.
 
-    center      a centred square of side round(center_frac * H) (28x28: 14x14, a quarter of the image)
-    left_half   the left half of every image (right_half, top_half, bottom_half likewise)
-    random      every pixel missing independently with probability random_frac
-    random_box  a square of side round(center_frac * H) at a random position per image
+center      a centred square of side round(center_frac * H) (28x28: 14x14, a quarter of the image)
+left_half   the left half of every image (right_half, top_half, bottom_half likewise)
+random      every pixel missing independently with probability random_frac
+random_box  a square of side round(center_frac * H) at a random position per image
 """
 
 from __future__ import annotations

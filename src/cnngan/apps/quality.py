@@ -21,11 +21,18 @@ K1, K2 = 0.01, 0.03
 
 
 def _np(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    return (
+        x.detach().cpu().double().numpy()
+        if isinstance(x, torch.Tensor)
+        else np.asarray(x, dtype=np.float64)
+    )
 
 
 def masked_psnr(
-    pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray, hole: torch.Tensor | np.ndarray, data_range: float = 1.0
+    pred: torch.Tensor | np.ndarray,
+    target: torch.Tensor | np.ndarray,
+    hole: torch.Tensor | np.ndarray,
+    data_range: float = 1.0,
 ) -> np.ndarray:
     pred, target = _np(pred), _np(target)
     weight = np.broadcast_to(_np(hole), pred.shape)
@@ -35,7 +42,11 @@ def masked_psnr(
 
 
 def ssim_map(
-    pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray, data_range: float = 1.0, sigma: float = 1.5, truncate: float = 3.5
+    pred: torch.Tensor | np.ndarray,
+    target: torch.Tensor | np.ndarray,
+    data_range: float = 1.0,
+    sigma: float = 1.5,
+    truncate: float = 3.5,
 ) -> np.ndarray:
     """Per-pixel SSIM of each image pair, shape (N, C, H, W)."""
     from scipy.ndimage import gaussian_filter
@@ -52,7 +63,10 @@ def ssim_map(
 
 
 def masked_ssim(
-    pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray, hole: torch.Tensor | np.ndarray, data_range: float = 1.0
+    pred: torch.Tensor | np.ndarray,
+    target: torch.Tensor | np.ndarray,
+    hole: torch.Tensor | np.ndarray,
+    data_range: float = 1.0,
 ) -> np.ndarray:
     smap = ssim_map(pred, target, data_range)
     weight = np.broadcast_to(_np(hole), smap.shape)

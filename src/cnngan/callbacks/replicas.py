@@ -5,8 +5,9 @@
 At the end of fit every rank hashes its parameters and buffers; the digests are gathered and
 compared. Different parameters mean a broken gradient sync (a parameter updated outside the
 synchronized backward, a rank-dependent optimizer step...) and raise. Buffers (batch-norm running
-statistics) legitimately differ after the last training step unless `trainer.sync_batchnorm=true`:
-they are reported, not fatal, unless `strict_buffers=True`.
+statistics) are updated per rank after DDP's last broadcast of them; cnngan's DDPStrategy aligns
+them when training ends (`sync_buffers_at_end`). Different buffers are reported, and fatal only
+with `strict_buffers=True`.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ class ReplicaCheck(L.Callback):
             )
         if len({r["buffers_digest"] for r in records}) > 1:
             message = (
-                "DDP replicas hold different buffers (batch-norm statistics?); "
-                "use trainer.sync_batchnorm=true to keep them in sync"
+                "DDP replicas hold different buffers (batch-norm statistics?); use "
+                "cnngan.utils.distributed.DDPStrategy(sync_buffers_at_end=true) or "
+                "trainer.sync_batchnorm=true to keep them in sync"
             )
             if self.strict_buffers:
                 raise RuntimeError(message)

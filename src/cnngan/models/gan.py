@@ -55,6 +55,8 @@ class GAN(L.LightningModule):
     ema_start: iteration from which the EMA averages; before it, it copies the generator.
     gradient_clip_val, gradient_clip_algorithm: clip each net's gradients ("norm" or "value").
     channels_last: convert the nets to channels_last memory format (faster convolutions).
+    compile: torch.compile G and D in place for fitting (not with r1_gamma / gp_weight: compiled
+        graphs do not support their double backward).
     val_seed: seed of the fixed noise used by validation/test steps (comparable across epochs).
     """
 
@@ -81,6 +83,7 @@ class GAN(L.LightningModule):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
         channels_last: bool = False,
+        compile: bool = False,
         val_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -117,6 +120,8 @@ class GAN(L.LightningModule):
         hp = self.hparams
         if hp.n_critic < 1:
             raise ValueError(f"n_critic={hp.n_critic} must be at least 1")
+        if hp.compile and (hp.r1_gamma > 0 or hp.gp_weight > 0):
+            raise ValueError("model.compile=true cannot run gradient penalties (double backward)")
         if hp.ema_decay is not None and not 0.0 <= hp.ema_decay < 1.0:
             raise ValueError(f"ema_decay={hp.ema_decay} must be in [0, 1) (or null for no EMA)")
         if hp.scheduler_interval not in ("step", "epoch"):
@@ -171,6 +176,9 @@ class GAN(L.LightningModule):
         if self.hparams.channels_last:
             for net in self._nets():
                 net.to(memory_format=torch.channels_last)
+        if self.hparams.compile and stage == "fit":
+            for net in (self.generator, self.discriminator):
+                net.compile()  # in place: parameter names (checkpoints) stay the eager ones
 
     def _nets(self) -> list[nn.Module]:
         nets = [self.generator, self.discriminator]

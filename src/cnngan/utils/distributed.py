@@ -272,6 +272,14 @@ def seed_this_rank(base_seed: int, rank: int) -> int:
     return seed
 
 
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy every buffer (batch-norm statistics, ...) of `module` from rank `src` to all ranks."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    for buffer in module.buffers():
+        torch.distributed.broadcast(buffer.data, src=src)
+
+
 class DDPStrategy(_LightningDDPStrategy):
     """Lightning's DDPStrategy, safe under Hydra multiruns (see the module docstring).
 
@@ -280,6 +288,7 @@ class DDPStrategy(_LightningDDPStrategy):
             False otherwise (faster).
         seed_per_rank: reseed every rank with `seed + global_rank` after the process group is up,
             so ranks draw different noise/dropout/augmentation (Lightning seeds all ranks alike).
+        sync_buffers_at_end: broadcast rank 0's buffers when training ends (see `on_train_end`).
         entry_module: module the extra ranks run (default: `cnngan.<config name>`).
         **kwargs: Lightning's DDPStrategy arguments (`process_group_backend`, `timeout`,
             `start_method`, ...) and DistributedDataParallel's (`static_graph`, ...).
@@ -290,6 +299,7 @@ class DDPStrategy(_LightningDDPStrategy):
         *args: Any,
         find_unused_parameters: bool | str = "auto",
         seed_per_rank: bool = True,
+        sync_buffers_at_end: bool = True,
         entry_module: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -300,6 +310,7 @@ class DDPStrategy(_LightningDDPStrategy):
         super().__init__(*args, **kwargs)
         self.find_unused_parameters = find_unused_parameters
         self.seed_per_rank = seed_per_rank
+        self.sync_buffers_at_end = sync_buffers_at_end
         self.entry_module = entry_module
 
     def _configure_launcher(self) -> None:
@@ -319,6 +330,15 @@ class DDPStrategy(_LightningDDPStrategy):
         seed = os.environ.get("PL_GLOBAL_SEED")
         if self.seed_per_rank and seed is not None:
             seed_this_rank(int(seed), self.global_rank)
+
+    def on_train_end(self) -> None:
+        """DDP broadcasts rank 0's buffers at every forward; the updates made after the last one
+        (batch-norm statistics of the last step) differ per rank. Align them once more, so that
+        whatever runs after training on every rank (evaluation, sampling) uses the same model
+        as the checkpoint."""
+        super().on_train_end()
+        if self.sync_buffers_at_end:
+            broadcast_buffers(self.lightning_module)
 
     def configure_ddp(self) -> None:
         if self.find_unused_parameters == "auto":
