@@ -15,9 +15,10 @@ DCGAN, non-saturating loss, 1 D step + 1 G step per iteration, EMA of G), in ONE
            experiment=<name>_fast config that turns on every switch that helped here.
 
 Each contender runs `--warmup` steps (not timed: first-call allocation, compilation) then `--steps`
-timed steps; the contenders alternate in `--rounds` rounds (order rotated every round) and the
-medians are reported; a ratio is the median over rounds of (contender / plain of the same round),
-so slow phases of a shared machine hit both. Torch threads are pinned (`--threads`).
+timed steps. In each of `--rounds` rounds every cnngan contender runs back to back with a plain
+run (which one goes first alternates, the contenders' order rotates); a ratio is the median over
+rounds of (contender / its paired plain run), so load changes on a shared machine hit both sides
+of a pair. images/s are medians over rounds. Torch threads are pinned (`--threads`).
 
 Peak memory: every contender also runs once alone in a fresh subprocess (`--probe`), which reports
 its own ru_maxrss (the peak RSS of a process never goes down, so in-process numbers would only show
@@ -138,7 +139,9 @@ def load_arrays(cfg: Any) -> Any:
     from cnngan.data.sources import SOURCES
 
     if cfg.data.name not in _ARRAYS:
-        _ARRAYS[cfg.data.name] = SOURCES[cfg.data.name](cfg.data.data_dir, download=cfg.data.download)
+        _ARRAYS[cfg.data.name] = SOURCES[cfg.data.name](
+            cfg.data.data_dir, download=cfg.data.download
+        )
     return _ARRAYS[cfg.data.name]
 
 
@@ -165,7 +168,9 @@ class _Batches:
         self.images, self.labels = arrays.train_x.to(device), arrays.train_y.to(device)
         norm = cfg.data.normalize or {}
         channels = self.images.shape[1]
-        self.mean = torch.tensor(norm.get("mean", [0.5] * channels), device=device).view(1, -1, 1, 1)
+        self.mean = torch.tensor(norm.get("mean", [0.5] * channels), device=device).view(
+            1, -1, 1, 1
+        )
         self.std = torch.tensor(norm.get("std", [0.5] * channels), device=device).view(1, -1, 1, 1)
         self.batch_size, self.device = int(cfg.data.batch_size), device
         self.perm, self.pos = torch.randperm(len(self.labels), device=device), 0
@@ -333,7 +338,11 @@ def cnngan_fit(cfg: Any, warmup: int, steps: int, profiler: Any = None) -> float
 # ----------------------------------------------------------------------------- one measurement
 def measure(task: str, contender: str, args: argparse.Namespace, out_dir: Path) -> float:
     """Images per second of one contender run (warm-up excluded)."""
-    switch = "default" if contender == "plain" else contender.removeprefix("cnngan").lstrip("+") or "default"
+    switch = (
+        "default"
+        if contender == "plain"
+        else contender.removeprefix("cnngan").lstrip("+") or "default"
+    )
     cfg = compose(task, TASKS[task].switches[switch] + _data_override(args), out_dir)
     gc.collect()
     if contender == "plain":
@@ -356,23 +365,43 @@ def contender_names(task: str, switches: list[str]) -> list[str]:
     return names
 
 
-def run_rounds(task: str, switches: list[str], args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
-    names = contender_names(task, switches)
-    runs: dict[str, list[float]] = {n: [] for n in names}
+def run_rounds(
+    task: str, switches: list[str], args: argparse.Namespace, out_dir: Path
+) -> dict[str, Any]:
+    """Every cnngan contender runs side by side with its own plain run, in every round: the pair
+    is measured back to back (plain first in even rounds, second in odd ones) and its ratio is
+    taken, so that a load change on a shared machine between pairs cancels out. The contenders'
+    order rotates from round to round."""
+    names = contender_names(task, switches)[1:]
+    runs: dict[str, list[float]] = {n: [] for n in ["plain", *names]}
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+
+    def run(name: str, r: int) -> float:
+        value = measure(task, name, args, out_dir)
+        print(f"  [{task} round {r + 1}/{args.rounds}] {name:<22} {value:8.0f} img/s", flush=True)
+        runs[name].append(value)
+        return value
+
     for r in range(args.rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            value = measure(task, name, args, out_dir)
-            runs[name].append(value)
-            print(f"  [{task} round {r + 1}/{args.rounds}] {name:<22} {value:8.0f} img/s", flush=True)
-    result: dict[str, Any] = {}
+        shift = r % max(len(names), 1)
+        for name in names[shift:] + names[:shift]:
+            if r % 2 == 0:
+                plain = run("plain", r)
+                ratios[name].append(run(name, r) / plain)
+            else:
+                value = run(name, r)
+                ratios[name].append(value / run("plain", r))
+    result: dict[str, Any] = {
+        "plain": {"imgs_per_s": statistics.median(runs["plain"]), "ratio": 1.0, "overrides": []}
+    }
+    result["plain"]["runs_imgs_per_s"] = [round(v, 1) for v in runs["plain"]]
     for name in names:
-        ratios = [v / p for v, p in zip(runs[name], runs["plain"], strict=True)]
         result[name] = {
             "imgs_per_s": statistics.median(runs[name]),
-            "ratio": statistics.median(ratios),
+            "ratio": statistics.median(ratios[name]),
             "runs_imgs_per_s": [round(v, 1) for v in runs[name]],
-            "overrides": [] if name == "plain" else TASKS[task].switches[name.partition("+")[2] or "default"],
+            "ratios": [round(v, 3) for v in ratios[name]],
+            "overrides": TASKS[task].switches[name.partition("+")[2] or "default"],
         }
     return result
 
@@ -412,7 +441,10 @@ def run_startup(task: str, args: argparse.Namespace, out_dir: Path) -> dict[str,
     cmd += [f"callbacks=[{t.callbacks},first_step_timer]", f"paths.root_dir={REPO}"]
     cmd += [f"paths.log_dir={out_dir / 'startup'}", *_data_override(args)]
     src = str(REPO / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
+    }
     runs = []
     for _ in range(args.startup_runs):
         seconds, tail = _first_step_seconds(cmd, env, MARKER, args.timeout)
@@ -423,12 +455,20 @@ def run_startup(task: str, args: argparse.Namespace, out_dir: Path) -> dict[str,
     return {"startup_s": statistics.median(runs), "runs_s": runs, "command": " ".join(cmd[1:])}
 
 
-def _first_step_seconds(cmd: list[str], env: dict[str, str], marker: str, timeout: float) -> tuple[float | None, str]:
+def _first_step_seconds(
+    cmd: list[str], env: dict[str, str], marker: str, timeout: float
+) -> tuple[float | None, str]:
     """Start cmd, wait for `marker <seconds>` on its output, stop it; (seconds, last output)."""
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        cmd,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
     try:
         for line in proc.stdout:
@@ -467,8 +507,12 @@ def augment_micro(n: int = 8192, batch: int = 128) -> dict[str, float]:
     except ImportError:
         return out
     per_image = v2.Compose(
-        [v2.RandomCrop(28, padding=2), v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True),
-         v2.Normalize([0.286], [0.353])]
+        [
+            v2.RandomCrop(28, padding=2),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.286], [0.353]),
+        ]
     )
     m = n // 4  # per-image work is slow; a quarter of the images is enough to time it
     start = time.perf_counter()
@@ -521,7 +565,9 @@ def print_table(results: dict[str, Any]) -> None:
         f"{m['torch_threads']} threads, GPU: {m['gpu'] or 'none'}"
     )
     s = results["settings"]
-    print(f"{s['rounds']} rounds x {s['steps']} timed steps (+{s['warmup']} warm-up) per contender; medians")
+    print(
+        f"{s['rounds']} rounds x {s['steps']} timed steps (+{s['warmup']} warm-up) per contender; medians"
+    )
     print("=" * 78)
     print(f"{'task':<11}{'contender':<24}{'img/s':>10}{'x plain':>10}{'peak RSS MB':>14}")
     for task in ("classifier", "gan"):
@@ -545,19 +591,38 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--tasks", default="classifier,gan", help="comma-separated: classifier,gan")
-    p.add_argument("--switches", default=DEFAULT_SWITCHES, help="cnngan contenders (config switches)")
+    p.add_argument(
+        "--switches", default=DEFAULT_SWITCHES, help="cnngan contenders (config switches)"
+    )
     p.add_argument("--steps", type=int, default=50, help="timed steps (GAN: iterations) per run")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps before the timed ones")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: every usable core)")
-    p.add_argument("--data", default=None, help="data config for every contender (default: the experiments')")
-    p.add_argument("--startup-runs", type=int, default=2, help="cnngan-train start-ups per task (0: skip)")
-    p.add_argument("--no-rss", action="store_true", help="skip the per-contender peak-RSS subprocesses")
-    p.add_argument("--rss-switches", default="default,fast", help="cnngan contenders probed for RSS")
-    p.add_argument("--profile", action="store_true", help="profile the cnngan contender of each task")
-    p.add_argument("--out", default=str(REPO / "logs" / "bench"), help="parent folder of the run folder")
+    p.add_argument(
+        "--data", default=None, help="data config for every contender (default: the experiments')"
+    )
+    p.add_argument(
+        "--startup-runs", type=int, default=2, help="cnngan-train start-ups per task (0: skip)"
+    )
+    p.add_argument(
+        "--no-rss", action="store_true", help="skip the per-contender peak-RSS subprocesses"
+    )
+    p.add_argument(
+        "--rss-switches", default="default,fast", help="cnngan contenders probed for RSS"
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="profile the cnngan contender of each task"
+    )
+    p.add_argument(
+        "--out", default=str(REPO / "logs" / "bench"), help="parent folder of the run folder"
+    )
+    p.add_argument(
+        "--augment-images", type=int, default=8192, help="augmentation micro-benchmark size"
+    )
     p.add_argument("--timeout", type=int, default=1800, help="seconds per subprocess")
     p.add_argument("--probe", nargs=2, metavar=("TASK", "CONTENDER"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -586,11 +651,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _quiet()
     out_dir = Path(args.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out_dir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 0.5 * args.threads:
+        print(
+            f"warning: load average {load:.1f} with {args.threads} torch threads: other processes "
+            "share the cores, so absolute numbers are low and noisy (ratios of one run still "
+            "compare like with like; fewer --threads than busy cores avoids OpenMP stalls)",
+            flush=True,
+        )
     tasks = [t for t in args.tasks.split(",") if t]
     switches = [s for s in args.switches.split(",") if s]
     results: dict[str, Any] = {
         "machine": machine_info(),
-        "settings": {k: getattr(args, k) for k in ("steps", "warmup", "rounds", "threads", "startup_runs", "data")},
+        "settings": {
+            k: getattr(args, k)
+            for k in ("steps", "warmup", "rounds", "threads", "startup_runs", "data")
+        },
         "path": str(out_dir / "results.json"),
     }
     for task in tasks:
@@ -600,11 +676,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default = contenders.get("cnngan") or next(iter(contenders.values()))
         part["imgs_per_s"], part["ratio"] = default["imgs_per_s"], default["ratio"]
         part["plain_imgs_per_s"] = contenders["plain"]["imgs_per_s"]
-        best = max((n for n in contenders if n != "plain"), key=lambda n: contenders[n]["ratio"], default=None)
+        best = max(
+            (n for n in contenders if n != "plain"),
+            key=lambda n: contenders[n]["ratio"],
+            default=None,
+        )
         if best:
-            part["best"] = {"contender": best, **{k: contenders[best][k] for k in ("imgs_per_s", "ratio")}}
+            part["best"] = {
+                "contender": best,
+                **{k: contenders[best][k] for k in ("imgs_per_s", "ratio")},
+            }
         if not args.no_rss:
-            probed = ["plain"] + [n for n in contender_names(task, args.rss_switches.split(","))[1:] if n in contenders]
+            probed = ["plain"] + [
+                n
+                for n in contender_names(task, args.rss_switches.split(","))[1:]
+                if n in contenders
+            ]
             for name in probed:
                 found = run_probe(task, name, args, out_dir / "runs")
                 part["peak_rss_mb"][name] = found.get("peak_rss_mb", found.get("error"))
@@ -617,7 +704,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             part["profile"] = profile_cnngan(task, args, out_dir)
         results[task] = part
     results["startup_s"] = results.get("classifier", {}).get("startup_s")
-    results["augment"] = augment_micro()
+    results["augment"] = augment_micro(args.augment_images) if args.augment_images else {}
     results["gpu_run"] = "done" if results["machine"]["gpu"] else "not done: no GPU on this machine"
     if hasattr(os, "getloadavg"):
         results["machine"]["load_avg_1min_at_end"] = round(os.getloadavg()[0], 2)

@@ -111,10 +111,12 @@ def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
 def test_eval_cas_of_a_conditional_gan(gan_run: Path, make_cfg) -> None:
     ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
     overrides = [f"ckpt_path={ckpt}", "metrics.num_samples=200", "metrics.kid_subset_size=200", "metrics.cas.enabled=true",
-                 "metrics.cas.num_train=500", "metrics.cas.epochs=1"]
+                 "metrics.cas.num_train=1000", "metrics.cas.epochs=2"]
     result = evaluate(make_cfg("eval", overrides, subdir="cas"))
-    assert 0 <= result["cas_acc"] <= 1 and result["cas_real_acc"] > 0.5  # 500 real images, 1 epoch
-    assert result["cas_real_acc"] > result["cas_acc"]  # an untrained GAN's samples teach little
+    assert result["cas_num_train"] == 1000 and result["cas_epochs"] == 2
+    # 14 steps on 1000 real images reach far above chance (0.1); the samples of a GAN trained
+    # for 5 iterations teach (almost) nothing
+    assert result["cas_real_acc"] > 0.4 and result["cas_real_acc"] > result["cas_acc"] + 0.15
 
 
 def _real_test_images(n: int) -> torch.Tensor:

@@ -24,7 +24,9 @@ class FirstStepTimer(L.Callback):
     def __init__(self) -> None:
         self.seconds: float | None = None
 
-    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:
+    def on_before_optimizer_step(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any
+    ) -> None:
         if self.seconds is not None or not trainer.is_global_zero:
             return
         self.seconds = time.time() - process_start_time()

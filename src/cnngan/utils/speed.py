@@ -48,7 +48,9 @@ def process_start_time() -> float:
     try:  # Linux: start time in clock ticks after boot (/proc/self/stat field 22)
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         boot = next(
-            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
         )
         return boot + float(fields[19]) / os.sysconf("SC_CLK_TCK")
     except Exception:
