@@ -121,3 +121,20 @@ def test_augment_classifier_experiment_trains_with_synthetic_images(
     metrics = train(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0
     assert (Path(cfg.paths.output_dir) / "checkpoints" / "last_epoch.ckpt").is_file()
+
+
+def test_study_script_plans_the_grid(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    import augmentation_study
+
+    augmentation_study.main(
+        ["--k", "10", "all", "--seeds", "1", "2", "--dry-run", "--out", str(tmp_path)]
+    )
+    commands = (tmp_path / "commands.txt").read_text().splitlines()
+    assert sum("experiment=augment_gan" in c for c in commands) == 2  # one GAN per k
+    classifier_runs = [c for c in commands if "experiment=augment_classifier" in c]
+    assert len(classifier_runs) == 2 * 2 * 2  # k x seeds x (real only, real + synthetic)
+    assert sum("data.synthetic.ratio=0.0" in c for c in classifier_runs) == 4
+    assert "| all |" in (tmp_path / "results.md").read_text()

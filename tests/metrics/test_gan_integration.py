@@ -87,7 +87,7 @@ def gan_run(tmp_path_factory) -> Path:
     cfg = compose_config("train", [
         "experiment=gan_dcgan_cond", "callbacks=gan_best_fid", "trainer.max_steps=-1", "trainer.max_epochs=1",
         "+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1", "callbacks.rich_progress_bar=null",
-        "callbacks.gan_fid.num_samples=300", "callbacks.gan_fid.kid_subset_size=300", "data.val_size=500",
+        "callbacks.gan_fid.num_samples=300", "callbacks.gan_fid.kid_subset_size=300", "callbacks.gan_fid.kid_subsets=5", "data.val_size=500",
         "test=false", "trainer.accelerator=cpu", "model.generator.width=16", "model.discriminator.width=16",
     ], out)
     metrics = train(cfg)
@@ -98,7 +98,7 @@ def gan_run(tmp_path_factory) -> Path:
 def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
     ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
     assert ckpt.is_file()
-    cfg = make_cfg("eval", [f"ckpt_path={ckpt}", "metrics.num_samples=400", "metrics.kid_subset_size=400"], subdir="eval")
+    cfg = make_cfg("eval", [f"ckpt_path={ckpt}", "metrics.num_samples=400", "metrics.kid_subset_size=400", "metrics.kid_subsets=10"], subdir="eval")
     result = evaluate(cfg)
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert set(SCORE_KEYS) <= set(saved) and saved["fid"] == pytest.approx(result["fid"])
@@ -110,7 +110,7 @@ def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
 
 def test_eval_cas_of_a_conditional_gan(gan_run: Path, make_cfg) -> None:
     ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
-    overrides = [f"ckpt_path={ckpt}", "metrics.num_samples=200", "metrics.kid_subset_size=200", "metrics.cas.enabled=true",
+    overrides = [f"ckpt_path={ckpt}", "metrics.num_samples=200", "metrics.kid_subset_size=200", "metrics.kid_subsets=2", "metrics.cas.enabled=true",
                  "metrics.cas.num_train=1000", "metrics.cas.epochs=2"]
     result = evaluate(make_cfg("eval", overrides, subdir="cas"))
     assert result["cas_num_train"] == 1000 and result["cas_epochs"] == 2
@@ -139,7 +139,7 @@ def test_eval_scores_sample_files_of_another_program(form: str, tmp_path: Path, 
         path.mkdir()
         for i, image in enumerate(images):
             Image.fromarray(image[0].numpy()).save(path / f"{i:04d}.png")
-    cfg = make_cfg("eval", [f"samples_path={path}", "metrics.num_samples=300", "metrics.kid_subset_size=300"], subdir=form)
+    cfg = make_cfg("eval", [f"samples_path={path}", "metrics.num_samples=300", "metrics.kid_subset_size=300", "metrics.kid_subsets=10"], subdir=form)
     result = evaluate(cfg)
     assert result["protocol"]["n_fake"] == 300 and result["protocol"]["source"] == str(path)
     # the same real test images in any format score alike; real images: far better than noise

@@ -39,6 +39,7 @@ def splits() -> dict[str, torch.Tensor]:
 
 
 def scores(evaluator, real, fake, **kwargs) -> dict:
+    kwargs.setdefault("kid_subsets", 10)
     return score_images(GanMetrics(evaluator, kid_subset_size=min(len(real), len(fake), 500), **kwargs), real, fake)
 
 

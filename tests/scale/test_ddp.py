@@ -113,14 +113,17 @@ def test_gan_ddp_two_processes(tmp_path: Path) -> None:
 
 def test_child_rank_command_replays_the_job(tmp_path: Path) -> None:
     """What a second rank runs: this job's overrides (no sweep), in RUN mode, in this job's dir."""
+    from cnngan import config_dir
     from cnngan.utils.distributed import _is_parent_only, hydra_child_command
 
     cfg = compose_config(
         "train", ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"], tmp_path
     )
     command, cwd = hydra_child_command(1)
-    assert command[1:4] == ["-m", "cnngan.train", "--config-name=train"]
-    assert command[4:7] == ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"]
+    assert command[1:3] == ["-m", "cnngan.train"] and "--config-name=train" in command
+    assert f"--config-path={config_dir()}" in command
+    start = command.index("data=digits")
+    assert command[start : start + 3] == ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"]
     assert f'hydra.run.dir="{cfg.hydra.runtime.output_dir}"' in command
     assert command[-1] == "hydra.mode=RUN" and "hydra.output_subdir=null" in command
     assert cwd == cfg.hydra.runtime.cwd

@@ -112,7 +112,11 @@ def hydra_child_command(
     command = [sys.executable] + (["-m", module] if module else [os.path.abspath(sys.argv[0])])
     command.append(f"--config-name={hc.job.config_name}")
     for source in hc.runtime.config_sources:
-        if source.provider == "command-line" and source.schema == "file":
+        if source.schema != "file":
+            continue
+        if source.provider == "main":  # the same primary config dir, even if given by -cp
+            command.append(f"--config-path={source.path}")
+        elif source.provider == "command-line":  # --config-dir
             command.append(f"--config-dir={source.path}")
     command += [o for o in hc.overrides.hydra if not _is_parent_only(o)]
     command += list(hc.overrides.task)
