@@ -39,8 +39,12 @@ def load_split_images(data_meta: dict, n: int, seed: int = 0) -> tuple[torch.Ten
 
     from cnngan.metrics.samples import reference_images
 
-    datamodule = hydra.utils.instantiate(OmegaConf.create({**data_meta, "data_dir": str(REPO / "data")}))
-    return reference_images(datamodule, "train", n, seed), reference_images(datamodule, "test", n, seed)
+    datamodule = hydra.utils.instantiate(
+        OmegaConf.create({**data_meta, "data_dir": str(REPO / "data")})
+    )
+    return reference_images(datamodule, "train", n, seed), reference_images(
+        datamodule, "test", n, seed
+    )
 
 
 @torch.no_grad()
@@ -53,12 +57,16 @@ def layer_outputs(evaluator, images: torch.Tensor, batch: int = 1000) -> dict[st
     return {name: torch.cat(parts) for name, parts in outputs.items()}
 
 
-def features(outputs: dict[str, torch.Tensor], layers: list[str], scales: dict[str, float]) -> torch.Tensor:
+def features(
+    outputs: dict[str, torch.Tensor], layers: list[str], scales: dict[str, float]
+) -> torch.Tensor:
     scale = (lambda name: scales.get(name, 1.0)) if len(layers) > 1 else (lambda name: 1.0)
     return torch.cat([outputs[name] * scale(name) for name in layers], dim=1)
 
 
-def run(evaluator, real: torch.Tensor, test: torch.Tensor, layer_sets: list[list[str]], seed: int) -> dict:
+def run(
+    evaluator, real: torch.Tensor, test: torch.Tensor, layer_sets: list[list[str]], seed: int
+) -> dict:
     """{"levels": {dist: [...]}, "fid": {layer set: {dist: [fid per level]}}}"""
     from cnngan.metrics.disturbances import LEVELS, disturb
     from cnngan.metrics.functional import fid_from_features
@@ -71,14 +79,24 @@ def run(evaluator, real: torch.Tensor, test: torch.Tensor, layer_sets: list[list
         for level in levels:
             disturbed = layer_outputs(evaluator, disturb(test01, name, level, seed=seed))
             for layers in layer_sets:
-                fid = fid_from_features(features(ref, layers, scales), features(disturbed, layers, scales))
+                fid = fid_from_features(
+                    features(ref, layers, scales), features(disturbed, layers, scales)
+                )
                 result["fid"]["+".join(layers)].setdefault(name, []).append(fid)
-            print(f"{name:>17} {level:5.2f}  " + "  ".join(
-                f"{'+'.join(ls)}={result['fid']['+'.join(ls)][name][-1]:9.3f}" for ls in layer_sets), flush=True)
+            print(
+                f"{name:>17} {level:5.2f}  "
+                + "  ".join(
+                    f"{'+'.join(ls)}={result['fid']['+'.join(ls)][name][-1]:9.3f}"
+                    for ls in layer_sets
+                ),
+                flush=True,
+            )
     return result
 
 
-def monotonic_report(fids: dict[str, list[float]], min_ratio: float = 1.05) -> tuple[bool, list[str]]:
+def monotonic_report(
+    fids: dict[str, list[float]], min_ratio: float = 1.05
+) -> tuple[bool, list[str]]:
     """Every step must raise FID (by at least min_ratio x from level 1 on); the strongest level
     must be far above the undisturbed one."""
     ok, lines = True, []
@@ -88,7 +106,10 @@ def monotonic_report(fids: dict[str, list[float]], min_ratio: float = 1.05) -> t
         clear = values[-1] > 10 * max(values[0], 1e-9) and all(r >= min_ratio for r in ratios)
         good = all(steps) and clear
         ok &= good
-        lines.append(f"{name}: {'monotonic' if good else 'NOT monotonic/clear'}: " + ", ".join(f"{v:.2f}" for v in values))
+        lines.append(
+            f"{name}: {'monotonic' if good else 'NOT monotonic/clear'}: "
+            + ", ".join(f"{v:.2f}" for v in values)
+        )
     return ok, lines
 
 
@@ -116,11 +137,15 @@ def plot(result: dict, key: str, out: Path, title: str) -> None:
 def main() -> None:
     from cnngan.metrics.evaluator import load_evaluator
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--evaluator", default="fashion_mnist", help="shipped name or .pt path")
     parser.add_argument("--n", type=int, default=5000, help="images per side")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--compare", action="store_true", help="also score other feature-layer choices")
+    parser.add_argument(
+        "--compare", action="store_true", help="also score other feature-layer choices"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "fid_disturbance.png")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
@@ -136,12 +161,19 @@ def main() -> None:
         verdicts["+".join(layers)] = ok
         print(f"\n[{'+'.join(layers)}] {'PASS' if ok else 'FAIL'}\n  " + "\n  ".join(lines))
     result.update(
-        evaluator=args.evaluator, evaluator_sha256=evaluator.sha256, protocol_layers=protocol,
-        n_per_side=args.n, reference="train split (random subset)", disturbed="test split",
-        seed=args.seed, verdicts=verdicts,
+        evaluator=args.evaluator,
+        evaluator_sha256=evaluator.sha256,
+        protocol_layers=protocol,
+        n_per_side=args.n,
+        reference="train split (random subset)",
+        disturbed="test split",
+        seed=args.seed,
+        verdicts=verdicts,
     )
-    title = (f"FID vs disturbance: evaluator {args.evaluator} ({key}, sha256 {evaluator.sha256[:12]}), "
-             f"{args.n} train vs {args.n} disturbed test images")
+    title = (
+        f"FID vs disturbance: evaluator {args.evaluator} ({key}, sha256 {evaluator.sha256[:12]}), "
+        f"{args.n} train vs {args.n} disturbed test images"
+    )
     plot(result, key, args.out, title)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out} and {args.out.with_suffix('.json')}")

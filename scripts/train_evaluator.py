@@ -31,13 +31,19 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO / "src" / "cnngan" / "metrics" / "weights"
 # the feature layers of the official protocol; see docs in the JSON and README (disturbance test)
-DEFAULT_LAYERS = {"fashion_mnist": ["penultimate"], "mnist": ["penultimate"], "cifar10": ["penultimate"]}
+DEFAULT_LAYERS = {
+    "fashion_mnist": ["penultimate"],
+    "mnist": ["penultimate"],
+    "cifar10": ["penultimate"],
+}
 MIN_ACC = {"fashion_mnist": 0.93, "mnist": 0.99, "cifar10": 0.85}
 
 
 def train(data: str, run_dir: Path, overrides: list[str]) -> Path:
     command = [
-        sys.executable, "-m", "cnngan.train",
+        sys.executable,
+        "-m",
+        "cnngan.train",
         f"experiment=evaluator_{data}",
         f"hydra.run.dir={run_dir}",
         "callbacks.rich_progress_bar=null",
@@ -54,14 +60,20 @@ def train(data: str, run_dir: Path, overrides: list[str]) -> Path:
 
 def net_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The `net.` entries of a Lightning state dict, contiguous float CPU tensors."""
-    state = {k[len("net."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+    state = {
+        k[len("net.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")
+    }
     if not state:
-        raise SystemExit("the checkpoint has no net.* weights; is it an ImageClassifier checkpoint?")
+        raise SystemExit(
+            "the checkpoint has no net.* weights; is it an ImageClassifier checkpoint?"
+        )
     return {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
 
 
 @torch.no_grad()
-def test_accuracy(evaluator: Any, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
+def test_accuracy(
+    evaluator: Any, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000
+) -> float:
     correct = 0
     for start in range(0, len(images), batch):
         logits = evaluator.logits(images[start : start + batch])
@@ -70,7 +82,9 @@ def test_accuracy(evaluator: Any, images: torch.Tensor, labels: torch.Tensor, ba
 
 
 @torch.no_grad()
-def layer_scales(evaluator: Any, images: torch.Tensor, layers: list[str], batch: int = 1000) -> dict[str, float]:
+def layer_scales(
+    evaluator: Any, images: torch.Tensor, layers: list[str], batch: int = 1000
+) -> dict[str, float]:
     """1 / RMS per-dimension standard deviation of each layer on `images`: after scaling, every
     layer contributes about equally per dimension to distances and FID."""
     found: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
@@ -85,7 +99,9 @@ def layer_scales(evaluator: Any, images: torch.Tensor, layers: list[str], batch:
     return scales
 
 
-def export(ckpt: Path, data: str, layers: list[str], min_acc: float, out_dir: Path, command: str) -> dict[str, Any]:
+def export(
+    ckpt: Path, data: str, layers: list[str], min_acc: float, out_dir: Path, command: str
+) -> dict[str, Any]:
     import hydra
     from omegaconf import OmegaConf
 
@@ -97,19 +113,29 @@ def export(ckpt: Path, data: str, layers: list[str], min_acc: float, out_dir: Pa
     config = checkpoint_config(checkpoint)
     net_cfg = {k: v for k, v in config["model"]["net"].items() if not k.startswith("_")}
     if config["model"]["net"].get("_target_") != "cnngan.nets.ConvNet":
-        raise SystemExit("the evaluator must be a cnngan.nets.ConvNet (the loader rebuilds that class)")
+        raise SystemExit(
+            "the evaluator must be a cnngan.nets.ConvNet (the loader rebuilds that class)"
+        )
     state = net_state(checkpoint)
     net = ConvNet(**net_cfg)
     net.load_state_dict(state)
     data_cfg = {k: v for k, v in config["data"].items() if k != "data_dir"}
     normalize = data_cfg["normalize"]
 
-    datamodule = hydra.utils.instantiate(OmegaConf.create({**config["data"], "data_dir": str(REPO / "data")}))
+    datamodule = hydra.utils.instantiate(
+        OmegaConf.create({**config["data"], "data_dir": str(REPO / "data")})
+    )
     datamodule.prepare_data()
     datamodule.setup("fit")
     arrays = datamodule.arrays
     all_names = [PENULTIMATE] + [f"block{i + 1}" for i in range(len(net_cfg["channels"]))]
-    probe = Evaluator(net, normalize["mean"], normalize["std"], layers=all_names, meta={"image_shape": data_cfg["image_shape"]})
+    probe = Evaluator(
+        net,
+        normalize["mean"],
+        normalize["std"],
+        layers=all_names,
+        meta={"image_shape": data_cfg["image_shape"]},
+    )
     acc = test_accuracy(probe, arrays.test_x, arrays.test_y)
     print(f"test accuracy of the exported net: {acc:.4f}", flush=True)
     if acc < min_acc:
@@ -157,17 +183,27 @@ def export(ckpt: Path, data: str, layers: list[str], min_acc: float, out_dir: Pa
 
 def _val_acc(checkpoint: dict[str, Any]) -> float | None:
     for state in checkpoint.get("callbacks", {}).values():
-        if isinstance(state, dict) and "best_model_score" in state and state["best_model_score"] is not None:
+        if (
+            isinstance(state, dict)
+            and "best_model_score" in state
+            and state["best_model_score"] is not None
+        ):
             return round(float(state["best_model_score"]), 6)
     return None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default="fashion_mnist", choices=sorted(DEFAULT_LAYERS))
     parser.add_argument("--ckpt", type=Path, help="export this checkpoint instead of training")
-    parser.add_argument("--run-dir", type=Path, help="where cnngan-train writes (default logs/evaluator/<data>)")
-    parser.add_argument("--layers", nargs="+", help="feature layers (default: the dataset's protocol)")
+    parser.add_argument(
+        "--run-dir", type=Path, help="where cnngan-train writes (default logs/evaluator/<data>)"
+    )
+    parser.add_argument(
+        "--layers", nargs="+", help="feature layers (default: the dataset's protocol)"
+    )
     parser.add_argument("--min-acc", type=float, help="refuse to export below this test accuracy")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("overrides", nargs="*", help="extra cnngan-train overrides (after --)")
@@ -175,7 +211,9 @@ def main() -> None:
     command = "python scripts/train_evaluator.py " + " ".join(sys.argv[1:])
     ckpt = args.ckpt
     if ckpt is None:
-        run_dir = args.run_dir or REPO / "logs" / "evaluator" / args.data / time.strftime("%Y-%m-%d_%H-%M-%S")
+        run_dir = args.run_dir or REPO / "logs" / "evaluator" / args.data / time.strftime(
+            "%Y-%m-%d_%H-%M-%S"
+        )
         ckpt = train(args.data, run_dir, args.overrides)
     layers = args.layers or DEFAULT_LAYERS[args.data]
     min_acc = args.min_acc if args.min_acc is not None else MIN_ACC[args.data]

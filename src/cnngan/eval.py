@@ -46,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         save_resolved_config(cfg, cfg.paths.output_dir)
         return evaluate_samples(cfg)
     if not cfg.get("ckpt_path"):
-        raise ValueError("pass ckpt_path=<checkpoint> (a classifier or a GAN) or samples_path=<images>")
+        raise ValueError("pass ckpt_path=<classifier or GAN checkpoint> or samples_path=<images>")
     model, stored = model_from_checkpoint(cfg.ckpt_path)
     if cfg.get("extras", {}).get("print_config", True):
         print_config_tree(cfg)

@@ -33,7 +33,9 @@ def test_fashion_mnist_evaluator_ships_with_its_protocol() -> None:
     assert sha256_file(weights) == meta["sha256"]
     assert meta["test_acc"] >= 0.93
     assert weights.stat().st_size < 2_000_000
-    assert meta["features"]["layers"] and meta["training"]["experiment"] == "evaluator_fashion_mnist"
+    assert (
+        meta["features"]["layers"] and meta["training"]["experiment"] == "evaluator_fashion_mnist"
+    )
 
 
 def test_hash_check_rejects_a_modified_file(tmp_path: Path) -> None:

@@ -42,7 +42,9 @@ def np_fid(a: np.ndarray, b: np.ndarray) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = scipy.linalg.sqrtm(cov_a @ cov_b).real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+    return float(
+        ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean)
+    )
 
 
 def np_kid(a: np.ndarray, b: np.ndarray) -> float:
@@ -107,7 +109,9 @@ def test_kid_matches_numpy_unbiased_mmd(two_sets) -> None:
 def test_inception_score_matches_numpy(two_sets) -> None:
     real, fake = two_sets
     scores = suite_scores(real, fake * 3, is_splits=1, kid_subset_size=300)
-    assert scores["is_mean"] == pytest.approx(np_inception_score((fake * 3)[:, :4].numpy()), rel=1e-5)
+    assert scores["is_mean"] == pytest.approx(
+        np_inception_score((fake * 3)[:, :4].numpy()), rel=1e-5
+    )
     assert scores["is_mean"] > 1.0
 
 

@@ -49,15 +49,33 @@ class ImageNoiseGAN(L.LightningModule):
 
 
 def test_fid_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_path: Path) -> None:
-    dm = ImageDataModule("fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, val_size=600, train_subset=256, download=False)
+    dm = ImageDataModule(
+        "fashion_mnist",
+        str(REPO_ROOT / "data"),
+        [1, 28, 28],
+        10,
+        val_size=600,
+        train_subset=256,
+        download=False,
+    )
     dm.setup()
     gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=[0.6, 0.1, 0.4])
-    fid = FIDCallback(every_n_epochs=1, num_samples=300, batch_size=150, kid_subset_size=300, kid_subsets=5)
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min")
+    fid = FIDCallback(
+        every_n_epochs=1, num_samples=300, batch_size=150, kid_subset_size=300, kid_subsets=5
+    )
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min"
+    )
     csv = L.pytorch.loggers.CSVLogger(tmp_path)
     trainer = L.Trainer(
-        max_epochs=3, limit_train_batches=2, limit_val_batches=0, callbacks=[fid, ckpt], logger=csv,
-        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        callbacks=[fid, ckpt],
+        logger=csv,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
     )
     trainer.fit(gan, datamodule=dm)
     history = [h["fid"] for h in fid.history]
@@ -69,9 +87,17 @@ def test_fid_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_pat
 
 
 def test_fid_callback_fails_before_training_without_an_evaluator(tmp_path: Path) -> None:
-    dm = ImageDataModule("fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, train_subset=64, download=False)
+    dm = ImageDataModule(
+        "fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, train_subset=64, download=False
+    )
     gan = ImageNoiseGAN(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), [0.0])
-    trainer = L.Trainer(max_epochs=1, callbacks=[FIDCallback(evaluator="nope")], logger=False, accelerator="cpu", enable_progress_bar=False)
+    trainer = L.Trainer(
+        max_epochs=1,
+        callbacks=[FIDCallback(evaluator="nope")],
+        logger=False,
+        accelerator="cpu",
+        enable_progress_bar=False,
+    )
     from cnngan.metrics.evaluator import EvaluatorError
 
     with pytest.raises(EvaluatorError, match="make evaluator"):
@@ -84,12 +110,27 @@ def gan_run(tmp_path_factory) -> Path:
     from tests.conftest import compose_config
 
     out = tmp_path_factory.mktemp("gan")
-    cfg = compose_config("train", [
-        "experiment=gan_dcgan_cond", "callbacks=gan_best_fid", "trainer.max_steps=-1", "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1", "callbacks.rich_progress_bar=null",
-        "callbacks.gan_fid.num_samples=300", "callbacks.gan_fid.kid_subset_size=300", "callbacks.gan_fid.kid_subsets=5", "data.val_size=500",
-        "test=false", "trainer.accelerator=cpu", "model.generator.width=16", "model.discriminator.width=16",
-    ], out)
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=gan_dcgan_cond",
+            "callbacks=gan_best_fid",
+            "trainer.max_steps=-1",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=5",
+            "+trainer.limit_val_batches=1",
+            "callbacks.rich_progress_bar=null",
+            "callbacks.gan_fid.num_samples=300",
+            "callbacks.gan_fid.kid_subset_size=300",
+            "callbacks.gan_fid.kid_subsets=5",
+            "data.val_size=500",
+            "test=false",
+            "trainer.accelerator=cpu",
+            "model.generator.width=16",
+            "model.discriminator.width=16",
+        ],
+        out,
+    )
     metrics = train(cfg)
     assert "val/fid" in metrics and metrics["val/fid"] > 0
     return out
@@ -98,7 +139,16 @@ def gan_run(tmp_path_factory) -> Path:
 def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
     ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
     assert ckpt.is_file()
-    cfg = make_cfg("eval", [f"ckpt_path={ckpt}", "metrics.num_samples=400", "metrics.kid_subset_size=400", "metrics.kid_subsets=10"], subdir="eval")
+    cfg = make_cfg(
+        "eval",
+        [
+            f"ckpt_path={ckpt}",
+            "metrics.num_samples=400",
+            "metrics.kid_subset_size=400",
+            "metrics.kid_subsets=10",
+        ],
+        subdir="eval",
+    )
     result = evaluate(cfg)
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert set(SCORE_KEYS) <= set(saved) and saved["fid"] == pytest.approx(result["fid"])
@@ -110,8 +160,15 @@ def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
 
 def test_eval_cas_of_a_conditional_gan(gan_run: Path, make_cfg) -> None:
     ckpt = gan_run / "checkpoints" / "best-fid.ckpt"
-    overrides = [f"ckpt_path={ckpt}", "metrics.num_samples=200", "metrics.kid_subset_size=200", "metrics.kid_subsets=2", "metrics.cas.enabled=true",
-                 "metrics.cas.num_train=1000", "metrics.cas.epochs=2"]
+    overrides = [
+        f"ckpt_path={ckpt}",
+        "metrics.num_samples=200",
+        "metrics.kid_subset_size=200",
+        "metrics.kid_subsets=2",
+        "metrics.cas.enabled=true",
+        "metrics.cas.num_train=1000",
+        "metrics.cas.epochs=2",
+    ]
     result = evaluate(make_cfg("eval", overrides, subdir="cas"))
     assert result["cas_num_train"] == 1000 and result["cas_epochs"] == 2
     # 14 steps on 1000 real images reach far above chance (0.1); the samples of a GAN trained
@@ -139,7 +196,16 @@ def test_eval_scores_sample_files_of_another_program(form: str, tmp_path: Path, 
         path.mkdir()
         for i, image in enumerate(images):
             Image.fromarray(image[0].numpy()).save(path / f"{i:04d}.png")
-    cfg = make_cfg("eval", [f"samples_path={path}", "metrics.num_samples=300", "metrics.kid_subset_size=300", "metrics.kid_subsets=10"], subdir=form)
+    cfg = make_cfg(
+        "eval",
+        [
+            f"samples_path={path}",
+            "metrics.num_samples=300",
+            "metrics.kid_subset_size=300",
+            "metrics.kid_subsets=10",
+        ],
+        subdir=form,
+    )
     result = evaluate(cfg)
     assert result["protocol"]["n_fake"] == 300 and result["protocol"]["source"] == str(path)
     # the same real test images in any format score alike; real images: far better than noise

@@ -40,12 +40,18 @@ def splits() -> dict[str, torch.Tensor]:
 
 def scores(evaluator, real, fake, **kwargs) -> dict:
     kwargs.setdefault("kid_subsets", 10)
-    return score_images(GanMetrics(evaluator, kid_subset_size=min(len(real), len(fake), 500), **kwargs), real, fake)
+    return score_images(
+        GanMetrics(evaluator, kid_subset_size=min(len(real), len(fake), 500), **kwargs), real, fake
+    )
 
 
 def test_real_train_vs_test_is_far_below_uniform_noise(evaluator, splits) -> None:
     real = scores(evaluator, splits["test_x"], splits["train_x"][:N])
-    noise = scores(evaluator, splits["test_x"], torch.rand(N, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    noise = scores(
+        evaluator,
+        splits["test_x"],
+        torch.rand(N, 1, 28, 28, generator=torch.Generator().manual_seed(0)),
+    )
     assert noise["fid"] > 20 * real["fid"]
     assert abs(real["kid_mean"]) < 3 * real["kid_std"] + 0.01 < noise["kid_mean"]
     assert real["precision"] > 0.6 and real["recall"] > 0.6
@@ -60,7 +66,10 @@ def test_disturbance_raises_fid_monotonically(evaluator, splits, name: str) -> N
     with torch.no_grad():
         ref = evaluator(splits["train_x"][:N])
         test01 = splits["test_x"].float() / 255.0
-        fids = [fid_from_features(ref, evaluator(disturb(test01, name, level))) for level in LEVELS[name]]
+        fids = [
+            fid_from_features(ref, evaluator(disturb(test01, name, level)))
+            for level in LEVELS[name]
+        ]
     assert all(b > a for a, b in zip(fids, fids[1:], strict=False)), fids
     assert fids[-1] > 10 * fids[0], fids
 

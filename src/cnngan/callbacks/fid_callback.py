@@ -70,14 +70,21 @@ class FIDCallback(L.Callback):
         from cnngan.metrics.evaluator import evaluator_paths, read_metadata, verify_weights
 
         if stage == "fit" and self.suite is None:
-            verify_weights(evaluator_paths(self.evaluator_name)[0], read_metadata(self.evaluator_name)["sha256"])
+            verify_weights(
+                evaluator_paths(self.evaluator_name)[0],
+                read_metadata(self.evaluator_name)["sha256"],
+            )
             if not callable(getattr(pl_module, "generate", None)):
-                raise TypeError(f"FIDCallback needs a GAN with generate(n, ...); got {type(pl_module).__name__}")
+                raise TypeError(
+                    f"FIDCallback needs a GAN with generate(n, ...); got {type(pl_module).__name__}"
+                )
 
     # ------------------------------------------------------------------ when
     def _due(self, trainer: L.Trainer) -> bool:
         epoch = trainer.current_epoch
-        last = bool(trainer.max_epochs and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs)
+        last = bool(
+            trainer.max_epochs and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs
+        )
         return self._scored_epoch != epoch and ((epoch + 1) % self.every_n_epochs == 0 or last)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -108,14 +115,21 @@ class FIDCallback(L.Callback):
             suite.update(batch.to(device), real=True)
         log.info(
             "FIDCallback: evaluator %s (sha256 %s), reference %s split (%d images), %d samples "
-            "every %d epochs", self.evaluator_name, (evaluator.sha256 or "?")[:12], self.reference,
-            len(real), self.num_samples, self.every_n_epochs,
+            "every %d epochs",
+            self.evaluator_name,
+            (evaluator.sha256 or "?")[:12],
+            self.reference,
+            len(real),
+            self.num_samples,
+            self.every_n_epochs,
         )
         return suite
 
     def _reference_images(self, trainer: L.Trainer) -> torch.Tensor:
         datamodule = trainer.datamodule
-        dataset = getattr(datamodule, f"{self.reference}_set", None) if datamodule is not None else None
+        dataset = (
+            getattr(datamodule, f"{self.reference}_set", None) if datamodule is not None else None
+        )
         if dataset is None and datamodule is not None and self.reference == "test":
             datamodule.setup("test")
             dataset = datamodule.test_set
@@ -138,22 +152,35 @@ class FIDCallback(L.Callback):
         suite = self.suite
         suite.reset_fake()
         n_local = len(range(trainer.global_rank, self.num_samples, trainer.world_size))
-        sample = gan_sampler(pl_module, self.use_ema, self.seed + trainer.global_rank, pl_module.device)
+        sample = gan_sampler(
+            pl_module, self.use_ema, self.seed + trainer.global_rank, pl_module.device
+        )
         for start in range(0, n_local, self.batch_size):
-            suite.update(sample(min(self.batch_size, n_local - start)).to(pl_module.device), real=False)
+            suite.update(
+                sample(min(self.batch_size, n_local - start)).to(pl_module.device), real=False
+            )
         scores = suite.compute()
         values = {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
         for key, value in values.items():
             # FID/KID/IS are already synced over DDP ranks (torchmetrics); the k-NN scores are
             # per-rank shards and get averaged
             pl_module.log(
-                self.prefix + key, value, on_step=False, on_epoch=True, sync_dist=True,
+                self.prefix + key,
+                value,
+                on_step=False,
+                on_epoch=True,
+                sync_dist=True,
                 prog_bar=key == self.prog_bar_key,
             )
         self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **values})
         log.info(
             "epoch %d: %sfid %.3f  kid %.5f  precision %.3f  recall %.3f  modes %d  (%.1f s)",
-            trainer.current_epoch, self.prefix, values["fid"], values["kid_mean"],
-            values["precision"], values["recall"], int(values["modes_covered"]),
+            trainer.current_epoch,
+            self.prefix,
+            values["fid"],
+            values["kid_mean"],
+            values["precision"],
+            values["recall"],
+            int(values["modes_covered"]),
             time.perf_counter() - started,
         )

@@ -25,7 +25,10 @@ def to_uint8(images01: torch.Tensor) -> torch.Tensor:
 
 
 def labeled_samples(
-    sample: Callable[[int, torch.Tensor], torch.Tensor], n: int, num_classes: int, batch_size: int = 500
+    sample: Callable[[int, torch.Tensor], torch.Tensor],
+    n: int,
+    num_classes: int,
+    batch_size: int = 500,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """n uint8 images with balanced labels from `sample(n, labels) -> images in [0, 1]`."""
     labels = torch.arange(n) % num_classes
@@ -87,8 +90,12 @@ def classification_accuracy_score(
     real_train = datamodule.train_set
     num_classes = datamodule.num_classes
     fake_x, fake_y = labeled_samples(sample, num_train, num_classes)
-    pick = torch.randperm(len(real_train), generator=torch.Generator().manual_seed(seed))[:num_train]
-    real_arrays = ImageArrays(real_train.images[pick], real_train.labels[pick], real.test_x, real.test_y)
+    pick = torch.randperm(len(real_train), generator=torch.Generator().manual_seed(seed))[
+        :num_train
+    ]
+    real_arrays = ImageArrays(
+        real_train.images[pick], real_train.labels[pick], real.test_x, real.test_y
+    )
     fake_arrays = ImageArrays(fake_x, fake_y, real.test_x, real.test_y)
     cas = train_and_test(datamodule, model_factory, fake_arrays, epochs, seed, out_dir)
     real_acc = train_and_test(datamodule, model_factory, real_arrays, epochs, seed, out_dir)

@@ -13,14 +13,18 @@ import torch
 import torch.nn.functional as F
 
 
-def gaussian_noise(x: torch.Tensor, alpha: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def gaussian_noise(
+    x: torch.Tensor, alpha: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """(1 - alpha) * X + alpha * N with N Gaussian noise scaled to the pixel range [0, 1]
     (mean 0.5, std 0.25, clipped), as in the paper."""
     noise = (torch.randn(x.shape, generator=generator) * 0.25 + 0.5).clamp(0, 1)
     return ((1 - alpha) * x + alpha * noise.to(x.device)).clamp(0, 1)
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:  # noqa: ARG001
+def gaussian_blur(
+    x: torch.Tensor, sigma: float, generator: torch.Generator | None = None
+) -> torch.Tensor:  # noqa: ARG001
     """Convolution with a Gaussian kernel of standard deviation sigma (pixels), reflect padding."""
     if sigma <= 0:
         return x.clone()
@@ -35,7 +39,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float, generator: torch.Generator | No
     return out.clamp(0, 1)
 
 
-def salt_and_pepper(x: torch.Tensor, alpha: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def salt_and_pepper(
+    x: torch.Tensor, alpha: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A fraction alpha of the pixels set to black or white (each with probability 1/2); all
     channels of a pixel together."""
     n, _, h, w = x.shape

@@ -42,7 +42,9 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def to_unit_range(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+def to_unit_range(
+    images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> torch.Tensor:
     """Map images from `value_range` (a GAN's [-1, 1] by default) or uint8 to floats in [0, 1]."""
     if images.dtype == torch.uint8:
         return images.float() / 255.0
@@ -137,14 +139,20 @@ class Evaluator(FeatureNet):
     ) -> None:
         super().__init__()
         self.net = net
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
-        self._block_ends = [i for i, m in enumerate(net.features) if isinstance(m, tuple(POOLS.values()))]
+        self._block_ends = [
+            i for i, m in enumerate(net.features) if isinstance(m, tuple(POOLS.values()))
+        ]
         widths = self.layer_widths()
         self.layers = list(layers)
         unknown = [name for name in self.layers if name not in widths]
         if unknown or not self.layers:
-            raise ValueError(f"unknown feature layers {unknown or self.layers}; choose from {sorted(widths)}")
+            raise ValueError(
+                f"unknown feature layers {unknown or self.layers}; choose from {sorted(widths)}"
+            )
         scales = list(layer_scales) if layer_scales is not None else [1.0] * len(self.layers)
         if len(scales) != len(self.layers):
             raise ValueError(f"{len(scales)} layer_scales for {len(self.layers)} layers")
@@ -198,7 +206,10 @@ class Evaluator(FeatureNet):
 
     def _features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         found, logits = self.all_layers(images)
-        parts = [found[name].double() * scale for name, scale in zip(self.layers, self.layer_scales, strict=True)]
+        parts = [
+            found[name].double() * scale
+            for name, scale in zip(self.layers, self.layer_scales, strict=True)
+        ]
         return torch.cat(parts, dim=1), logits.float()
 
 
@@ -258,7 +269,9 @@ def load_evaluator(
     recorded = list(features.get("layers", [PENULTIMATE]))
     chosen = list(layers) if layers else recorded
     by_name = dict(zip(recorded, features.get("layer_scales", [1.0] * len(recorded)), strict=True))
-    by_name.update({k: v for k, v in features.get("layer_scale_by_name", {}).items() if k not in by_name})
+    by_name.update(
+        {k: v for k, v in features.get("layer_scale_by_name", {}).items() if k not in by_name}
+    )
     evaluator = Evaluator(
         net,
         meta["normalize"]["mean"],

@@ -42,7 +42,9 @@ def kth_nearest_distance(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Te
     return torch.cat(out)
 
 
-def knn_metrics(real: torch.Tensor, fake: torch.Tensor, pr_k: int = 3, dc_k: int = 5, chunk: int = 1024) -> dict[str, float]:
+def knn_metrics(
+    real: torch.Tensor, fake: torch.Tensor, pr_k: int = 3, dc_k: int = 5, chunk: int = 1024
+) -> dict[str, float]:
     """Precision, recall, density and coverage from three distance matrices (real-real,
     fake-fake, fake-real), each computed in row chunks so memory stays O(chunk * N)."""
     real, fake = _as_float(real), _as_float(fake)
@@ -111,4 +113,6 @@ def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
     mu_r, mu_f = real.mean(0), fake.mean(0)
     cov_r, cov_f = torch.cov(real.T), torch.cov(fake.T)
     eig = torch.linalg.eigvals(cov_r @ cov_f).real.clamp(min=0)
-    return float((mu_r - mu_f).square().sum() + cov_r.trace() + cov_f.trace() - 2 * eig.sqrt().sum())
+    return float(
+        (mu_r - mu_f).square().sum() + cov_r.trace() + cov_f.trace() - 2 * eig.sqrt().sum()
+    )

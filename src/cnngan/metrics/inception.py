@@ -15,7 +15,9 @@ from cnngan.metrics.evaluator import FeatureNet, sha256_file
 
 # torch-fidelity's weight file (converted from the TF FID Inception graph), cached by torch.hub
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
-INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS
+)
 
 
 class InceptionUnavailableError(RuntimeError):
@@ -24,7 +26,9 @@ class InceptionUnavailableError(RuntimeError):
 
 def find_inception_weights(path: str | Path | None = None) -> Path:
     """The Inception weight file: `path` when given, else torch.hub's cache; or a clear error."""
-    candidates = [Path(path)] if path else [Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS]
+    candidates = (
+        [Path(path)] if path else [Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS]
+    )
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -68,7 +72,11 @@ class InceptionFeatures(FeatureNet):
             features_list=["2048", "logits_unbiased"],
             feature_extractor_weights_path=str(weights),
         )
-        self.meta = {"name": "inception-v3-compat", "sha256": sha256_file(weights), "layers": ["pool3"]}
+        self.meta = {
+            "name": "inception-v3-compat",
+            "sha256": sha256_file(weights),
+            "layers": ["pool3"],
+        }
 
     def _features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if images.dtype != torch.uint8:

@@ -55,7 +55,9 @@ def build_suite(mcfg: DictConfig, feature_net: FeatureNet, device: torch.device)
     ).to(device)
 
 
-def _protocol(cfg: DictConfig, suite: GanMetrics, source: str, dataset: str | None) -> dict[str, Any]:
+def _protocol(
+    cfg: DictConfig, suite: GanMetrics, source: str, dataset: str | None
+) -> dict[str, Any]:
     mcfg = cfg.metrics
     protocol = suite.protocol()
     protocol.update(
@@ -106,8 +108,12 @@ def evaluate_samples(cfg: DictConfig) -> dict[str, Any]:
     name = evaluator_name(mcfg, None)
     data_meta = read_metadata(name)["data"] if mcfg.features == "evaluator" else None
     if data_meta is None:
-        raise ValueError("samples_path with metrics.features=inception needs metrics.evaluator=<name> for the dataset")
-    data_cfg = OmegaConf.merge(OmegaConf.create(data_meta), {"data_dir": cfg.paths.data_dir}, cfg.get("data") or {})
+        raise ValueError(
+            "samples_path with metrics.features=inception needs metrics.evaluator=<name> for the dataset"
+        )
+    data_cfg = OmegaConf.merge(
+        OmegaConf.create(data_meta), {"data_dir": cfg.paths.data_dir}, cfg.get("data") or {}
+    )
     datamodule = hydra.utils.instantiate(data_cfg)
     feature_net = build_feature_net(mcfg, str(data_cfg.name), device)
     suite = build_suite(mcfg, feature_net, device)
@@ -159,7 +165,9 @@ def compose_train(overrides: list[str]) -> DictConfig:
 
 
 # ---------------------------------------------------------------------------------- output
-def report(cfg: DictConfig, scores: dict[str, Any], protocol: dict[str, Any], wall_s: float) -> dict[str, Any]:
+def report(
+    cfg: DictConfig, scores: dict[str, Any], protocol: dict[str, Any], wall_s: float
+) -> dict[str, Any]:
     """Print the table, log to the eval loggers, write metrics.json; return what was written."""
     from cnngan.utils.instantiate import instantiate_list
 
@@ -169,7 +177,11 @@ def report(cfg: DictConfig, scores: dict[str, Any], protocol: dict[str, Any], wa
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    numbers = {k: float(v) for k, v in result.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    numbers = {
+        k: float(v)
+        for k, v in result.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
     for logger in instantiate_list(cfg.get("logger")):
         logger.log_metrics({f"test/{k}": v for k, v in numbers.items()}, step=0)
         logger.finalize("success")

@@ -62,7 +62,9 @@ def gan_sampler(
     return sample
 
 
-def load_samples(path: str | Path, value_range: str = "auto", limit: int | None = None) -> torch.Tensor:
+def load_samples(
+    path: str | Path, value_range: str = "auto", limit: int | None = None
+) -> torch.Tensor:
     """Images written by any program: a folder of image files, or a tensor file (.pt/.pth with a
     tensor or a dict holding one under "images"/"samples", or .npy/.npz).
 
@@ -89,7 +91,9 @@ def load_samples(path: str | Path, value_range: str = "auto", limit: int | None 
 def _load_image_folder(folder: Path, limit: int | None) -> torch.Tensor:
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
+        raise FileNotFoundError(
+            f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}"
+        )
     return _load_image_files(files[:limit] if limit else files)
 
 
@@ -104,7 +108,9 @@ def _load_image_files(files: list[Path]) -> torch.Tensor:
         arrays.append(array[:, :, None] if array.ndim == 2 else array)
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise ValueError(f"images differ in size/channels: {sorted(shapes)[:4]}; write them all the same")
+        raise ValueError(
+            f"images differ in size/channels: {sorted(shapes)[:4]}; write them all the same"
+        )
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -112,14 +118,18 @@ def _load_tensor_file(path: Path) -> torch.Tensor:
     if path.suffix in (".npy", ".npz"):
         data: Any = np.load(path)
         if isinstance(data, np.lib.npyio.NpzFile):
-            key = next((k for k in ("images", "samples", "arr_0") if k in data.files), data.files[0])
+            key = next(
+                (k for k in ("images", "samples", "arr_0") if k in data.files), data.files[0]
+            )
             data = data[key]
         return torch.from_numpy(np.ascontiguousarray(data))
     data = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(data, dict):
         key = next((k for k in ("images", "samples") if k in data), None)
         if key is None:
-            raise ValueError(f"{path} holds a dict without 'images' or 'samples': keys {sorted(data)}")
+            raise ValueError(
+                f"{path} holds a dict without 'images' or 'samples': keys {sorted(data)}"
+            )
         data = data[key]
     if not isinstance(data, torch.Tensor):
         raise ValueError(f"{path} holds a {type(data).__name__}, not a tensor of images")
@@ -130,7 +140,9 @@ def _to_nchw(images: torch.Tensor) -> torch.Tensor:
     if images.ndim == 3:  # (N, H, W) grayscale
         images = images.unsqueeze(1)
     if images.ndim != 4:
-        raise ValueError(f"expected images of shape (N, C, H, W) or (N, H, W, C), got {tuple(images.shape)}")
+        raise ValueError(
+            f"expected images of shape (N, C, H, W) or (N, H, W, C), got {tuple(images.shape)}"
+        )
     if images.shape[1] not in (1, 3) and images.shape[-1] in (1, 3):
         images = images.permute(0, 3, 1, 2)
     return images.contiguous()
@@ -141,7 +153,11 @@ def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if images.shape[1] == channels:
         return images
     if images.shape[1] == 3 and channels == 1:
-        return images.float().mean(dim=1, keepdim=True).round().to(images.dtype) if images.dtype == torch.uint8 else images.mean(dim=1, keepdim=True)
+        return (
+            images.float().mean(dim=1, keepdim=True).round().to(images.dtype)
+            if images.dtype == torch.uint8
+            else images.mean(dim=1, keepdim=True)
+        )
     if images.shape[1] == 1 and channels == 3:
         return images.repeat(1, 3, 1, 1)
     raise ValueError(f"images have {images.shape[1]} channels, the evaluator takes {channels}")

@@ -73,7 +73,10 @@ class GanMetrics(nn.Module):
         self.kid_subset_size = int(kid_subset_size)
         self.fid = FrechetInceptionDistance(feature=feature_net, reset_real_features=False)
         self.kid = KernelInceptionDistance(
-            feature=feature_net, subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False
+            feature=feature_net,
+            subsets=kid_subsets,
+            subset_size=kid_subset_size,
+            reset_real_features=False,
         )
         self.inception_score = InceptionScore(feature=feature_net.logits_module(), splits=is_splits)
         self.pr_k, self.dc_k = int(pr_k), int(dc_k)
@@ -121,7 +124,9 @@ class GanMetrics(nn.Module):
         """All scores as plain Python numbers (plus `mode_counts`, a list)."""
         n_real, n_fake = self.num_real, self.num_fake
         if min(n_real, n_fake) < 2:
-            raise RuntimeError(f"need at least 2 real and 2 generated images, got {n_real} and {n_fake}")
+            raise RuntimeError(
+                f"need at least 2 real and 2 generated images, got {n_real} and {n_fake}"
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             scores: dict[str, Any] = {"fid": float(self.fid.compute())}
