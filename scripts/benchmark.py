@@ -186,20 +186,33 @@ class _Batches:
         return x, self.labels[idx]
 
 
-def _timed_loop(step: Callable[[], None], warmup: int, steps: int, device: Any) -> float:
-    """Seconds taken by `steps` calls of step() after `warmup` untimed ones."""
+def _clock() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process): CPU time barely changes when other processes
+    take the cores, wall time does."""
+    return time.perf_counter(), time.process_time()
+
+
+def _elapsed(start: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
+
+
+def _timed_loop(
+    step: Callable[[], None], warmup: int, steps: int, device: Any
+) -> tuple[float, float]:
+    """(wall, CPU) seconds taken by `steps` calls of step() after `warmup` untimed ones."""
     for _ in range(warmup):
         step()
     _sync(device)
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(steps):
         step()
     _sync(device)
-    return time.perf_counter() - start
+    return _elapsed(start)
 
 
 # ----------------------------------------------------------------------------- plain loops
-def plain_classifier(cfg: Any, warmup: int, steps: int) -> float:
+def plain_classifier(cfg: Any, warmup: int, steps: int) -> tuple[float, float]:
     """Hand-written loop: forward, cross-entropy, backward, optimizer and scheduler step."""
     import hydra
     import torch
@@ -227,7 +240,7 @@ def plain_classifier(cfg: Any, warmup: int, steps: int) -> float:
     return _timed_loop(step, warmup, steps, device)
 
 
-def plain_gan(cfg: Any, warmup: int, steps: int) -> float:
+def plain_gan(cfg: Any, warmup: int, steps: int) -> tuple[float, float]:
     """Hand-written DCGAN iteration: one D step (non-saturating loss on real and detached fake),
     one G step with D frozen, then the EMA of G (as the default GAN config does)."""
     import hydra
@@ -289,22 +302,22 @@ def _window_timer(warmup: int, steps: int, device: Any) -> Any:
         each timed batch includes its data fetch, transfer and transform)."""
 
         def __init__(self) -> None:
-            self.batches, self.start, self.seconds = 0, None, None
+            self.batches, self.start, self.seconds = 0, (0.0, 0.0), None
 
         def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
             self.batches += 1
             if self.batches == warmup:
                 _sync(device)
-                self.start = time.perf_counter()
+                self.start = _clock()
             elif self.batches == warmup + steps:
                 _sync(device)
-                self.seconds = time.perf_counter() - self.start
+                self.seconds = _elapsed(self.start)
 
     return WindowTimer()
 
 
-def cnngan_fit(cfg: Any, warmup: int, steps: int, profiler: Any = None) -> float:
-    """cnngan's data module + model + Lightning Trainer; returns the timed window's seconds."""
+def cnngan_fit(cfg: Any, warmup: int, steps: int, profiler: Any = None) -> tuple[float, float]:
+    """cnngan's data module + model + Lightning Trainer; the timed window's (wall, CPU) seconds."""
     import hydra
     import lightning as L
 
@@ -336,8 +349,10 @@ def cnngan_fit(cfg: Any, warmup: int, steps: int, profiler: Any = None) -> float
 
 
 # ----------------------------------------------------------------------------- one measurement
-def measure(task: str, contender: str, args: argparse.Namespace, out_dir: Path) -> float:
-    """Images per second of one contender run (warm-up excluded)."""
+def measure(
+    task: str, contender: str, args: argparse.Namespace, out_dir: Path
+) -> tuple[float, float]:
+    """(images per wall second, images per CPU second) of one contender run, warm-up excluded."""
     switch = (
         "default"
         if contender == "plain"
@@ -346,10 +361,11 @@ def measure(task: str, contender: str, args: argparse.Namespace, out_dir: Path) 
     cfg = compose(task, TASKS[task].switches[switch] + _data_override(args), out_dir)
     gc.collect()
     if contender == "plain":
-        seconds = PLAIN[task](cfg, args.warmup, args.steps)
+        wall, cpu = PLAIN[task](cfg, args.warmup, args.steps)
     else:
-        seconds = cnngan_fit(cfg, args.warmup, args.steps)
-    return args.steps * int(cfg.data.batch_size) / seconds
+        wall, cpu = cnngan_fit(cfg, args.warmup, args.steps)
+    images = args.steps * int(cfg.data.batch_size)
+    return images / wall, images / max(cpu, 1e-9)
 
 
 def _data_override(args: argparse.Namespace) -> list[str]:
@@ -371,38 +387,49 @@ def run_rounds(
     """Every cnngan contender runs side by side with its own plain run, in every round: the pair
     is measured back to back (plain first in even rounds, second in odd ones) and its ratio is
     taken, so that a load change on a shared machine between pairs cancels out. The contenders'
-    order rotates from round to round."""
+    order rotates from round to round. Ratios of images per CPU second are kept too: they hardly
+    move when other processes take the cores."""
     names = contender_names(task, switches)[1:]
-    runs: dict[str, list[float]] = {n: [] for n in ["plain", *names]}
-    ratios: dict[str, list[float]] = {n: [] for n in names}
+    runs: dict[str, list[tuple[float, float]]] = {n: [] for n in ["plain", *names]}
+    ratios: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
 
-    def run(name: str, r: int) -> float:
-        value = measure(task, name, args, out_dir)
-        print(f"  [{task} round {r + 1}/{args.rounds}] {name:<22} {value:8.0f} img/s", flush=True)
-        runs[name].append(value)
-        return value
+    def run(name: str, r: int) -> tuple[float, float]:
+        wall, cpu = measure(task, name, args, out_dir)
+        print(
+            f"  [{task} round {r + 1}/{args.rounds}] {name:<22} {wall:8.0f} img/s"
+            f" {cpu:8.0f} img/CPU-s",
+            flush=True,
+        )
+        runs[name].append((wall, cpu))
+        return wall, cpu
 
     for r in range(args.rounds):
         shift = r % max(len(names), 1)
         for name in names[shift:] + names[:shift]:
             if r % 2 == 0:
                 plain = run("plain", r)
-                ratios[name].append(run(name, r) / plain)
+                value = run(name, r)
             else:
                 value = run(name, r)
-                ratios[name].append(value / run("plain", r))
-    result: dict[str, Any] = {
-        "plain": {"imgs_per_s": statistics.median(runs["plain"]), "ratio": 1.0, "overrides": []}
-    }
-    result["plain"]["runs_imgs_per_s"] = [round(v, 1) for v in runs["plain"]]
-    for name in names:
+                plain = run("plain", r)
+            ratios[name].append((value[0] / plain[0], value[1] / plain[1]))
+    result: dict[str, Any] = {}
+    for name in ["plain", *names]:
+        walls, cpus = [w for w, _ in runs[name]], [c for _, c in runs[name]]
+        pairs = ratios.get(name, [(1.0, 1.0)])
         result[name] = {
-            "imgs_per_s": statistics.median(runs[name]),
-            "ratio": statistics.median(ratios[name]),
-            "runs_imgs_per_s": [round(v, 1) for v in runs[name]],
-            "ratios": [round(v, 3) for v in ratios[name]],
-            "overrides": TASKS[task].switches[name.partition("+")[2] or "default"],
+            "imgs_per_s": statistics.median(walls),
+            "ratio": statistics.median(w for w, _ in pairs),
+            "imgs_per_cpu_s": statistics.median(cpus),
+            "cpu_ratio": statistics.median(c for _, c in pairs),
+            "runs_imgs_per_s": [round(v, 1) for v in walls],
+            "overrides": []
+            if name == "plain"
+            else TASKS[task].switches[name.partition("+")[2] or "default"],
         }
+        if name in ratios:
+            result[name]["ratios"] = [round(w, 3) for w, _ in pairs]
+            result[name]["cpu_ratios"] = [round(c, 3) for _, c in pairs]
     return result
 
 
@@ -410,7 +437,7 @@ def run_rounds(
 def probe(task: str, contender: str, args: argparse.Namespace, out_dir: Path) -> dict[str, float]:
     """Run one contender alone in this (fresh) process; report its speed and peak RSS."""
     rss_imports = peak_rss_mb()
-    imgs = measure(task, contender, args, out_dir)
+    imgs, _ = measure(task, contender, args, out_dir)
     return {
         "imgs_per_s": imgs,
         "peak_rss_mb": peak_rss_mb(),
@@ -569,15 +596,21 @@ def print_table(results: dict[str, Any]) -> None:
         f"{s['rounds']} rounds x {s['steps']} timed steps (+{s['warmup']} warm-up) per contender; medians"
     )
     print("=" * 78)
-    print(f"{'task':<11}{'contender':<24}{'img/s':>10}{'x plain':>10}{'peak RSS MB':>14}")
+    print(
+        f"{'task':<11}{'contender':<24}{'img/s':>9}{'x plain':>9}{'x plain':>9}{'peak RSS':>10}\n"
+        f"{'':<35}{'':>9}{'':>9}{'CPU time':>9}{'MiB':>10}"
+    )
     for task in ("classifier", "gan"):
         if task not in results:
             continue
         part = results[task]
         for name, c in part["contenders"].items():
             rss = part["peak_rss_mb"].get(name)
-            rss_s = f"{rss:14.0f}" if isinstance(rss, float | int) else f"{'-':>14}"
-            print(f"{task:<11}{name:<24}{c['imgs_per_s']:10.0f}{c['ratio']:10.3f}{rss_s}")
+            rss_s = f"{rss:10.0f}" if isinstance(rss, float | int) else f"{'-':>10}"
+            print(
+                f"{task:<11}{name:<24}{c['imgs_per_s']:9.0f}{c['ratio']:9.3f}"
+                f"{c['cpu_ratio']:9.3f}{rss_s}"
+            )
         if "startup_s" in part:
             print(f"{task:<11}{'start-up to 1st step':<24}{part['startup_s']:>9.2f}s")
     aug = results.get("augment")
@@ -675,6 +708,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         part: dict[str, Any] = {"contenders": contenders, "peak_rss_mb": {}}
         default = contenders.get("cnngan") or next(iter(contenders.values()))
         part["imgs_per_s"], part["ratio"] = default["imgs_per_s"], default["ratio"]
+        part["cpu_ratio"] = default["cpu_ratio"]
         part["plain_imgs_per_s"] = contenders["plain"]["imgs_per_s"]
         best = max(
             (n for n in contenders if n != "plain"),

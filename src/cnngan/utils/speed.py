@@ -31,7 +31,19 @@ def usable_cores() -> int:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process in MiB.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this program's memory. Not
+    ru_maxrss: Linux carries that over from the parent through fork + exec, so a subprocess
+    started by a big process would report the parent's peak. Elsewhere: ru_maxrss (KiB on
+    Linux/BSD, bytes on macOS).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
