@@ -23,7 +23,7 @@ PY := $(BIN)/python
 STAMP := $(ENV_DIR)/.cnngan-installed
 
 .PHONY: help install data train train-gan eval test test-fast lint format clean \
-	evaluator sweep bench notebooks
+	evaluator sweep bench notebooks inpaint augment-study
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,25 @@ test: data ## run the whole test suite
 
 test-fast: data ## run the tests not marked slow
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+evaluator: data ## retrain the GAN metrics' evaluator and export it (src/cnngan/metrics/weights/)
+	$(PY) scripts/train_evaluator.py $(ARGS)
+
+sweep: data ## a small grid multirun (learning rate x pooling kind), summary in the sweep dir
+	$(BIN)/cnngan-train hparams_search=classifier_grid $(ARGS)
+
+bench: data ## side-by-side speed benchmark: plain PyTorch loop vs cnngan
+	$(PY) scripts/benchmark.py $(ARGS)
+
+notebooks: data ## execute notebooks/*.ipynb, executed copies with figures in logs/notebooks/
+	$(PY) scripts/run_notebooks.py $(ARGS)
+
+GAN_CKPT ?= $(lastword $(sort $(wildcard logs/train/runs/*/checkpoints/last.ckpt)))
+inpaint: data ## complete test images by GAN inversion vs baselines: make inpaint GAN_CKPT=<GAN ckpt>
+	$(BIN)/cnngan-inpaint ckpt_path=$(GAN_CKPT) $(ARGS)
+
+augment-study: data ## GAN data augmentation study (reduced: make augment-study ARGS="--k 10 100")
+	$(PY) scripts/augmentation_study.py $(ARGS)
 
 lint: $(STAMP) ## ruff check
 	$(BIN)/ruff check src tests scripts
