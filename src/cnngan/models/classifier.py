@@ -33,6 +33,12 @@ def build_scheduler(factory: SchedulerFactory, optimizer: torch.optim.Optimizer,
     extra = {}
     if "total_steps" in params and given.get("total_steps") is None:
         extra["total_steps"] = total_steps
+        pct_start = given.get("pct_start", 0.3)
+        if total_steps * pct_start <= 1:
+            raise ValueError(
+                f"OneCycleLR needs more than {1 / pct_start:.0f} optimizer steps to warm up, but this "
+                f"run has {total_steps}: train longer or set model.scheduler=null."
+            )
     if "T_max" in params and given.get("T_max") is None:
         extra["T_max"] = total_steps
     return factory(optimizer, **extra)
@@ -96,7 +102,7 @@ class ImageClassifier(L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss, logits, y = self._shared_step(batch)
         self.train_metrics.update(logits, y)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -112,20 +118,20 @@ class ImageClassifier(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         loss, logits, y = self._shared_step(batch)
         self.val_metrics.update(logits, y)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=False)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=False, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
         self.log_dict(values, prog_bar=True)
         if not self.trainer.sanity_checking:
             self.val_acc_best.update(values["val/acc"])
-            self.log("val/acc_best", self.val_acc_best.compute())
+            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         loss, logits, y = self._shared_step(batch)
         self.test_metrics.update(logits, y)
         self.test_confusion.update(logits, y)
-        self.log("test/loss", loss, on_epoch=True)
+        self.log("test/loss", loss, on_epoch=True, sync_dist=True)
         self.log_dict(self.test_metrics, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
