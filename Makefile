@@ -23,7 +23,7 @@ PY := $(BIN)/python
 STAMP := $(ENV_DIR)/.cnngan-installed
 
 .PHONY: help install data train train-gan eval test test-fast lint format clean \
-	evaluator sweep bench notebooks inpaint augment-study
+	evaluator sweep bench notebooks inpaint augment-study search search-gan ddp-cpu wandb-sync
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,18 @@ evaluator: data ## retrain the GAN metrics' evaluator and export it (src/cnngan/
 
 sweep: data ## a small grid multirun (learning rate x pooling kind), summary in the sweep dir
 	$(BIN)/cnngan-train hparams_search=classifier_grid $(ARGS)
+
+search: data ## Optuna search of the classifier, e.g. ARGS="hydra.sweeper.n_trials=40"
+	$(BIN)/cnngan-train hparams_search=classifier_optuna $(ARGS)
+
+search-gan: data ## Optuna search of the GAN (objective val/fid, minimized)
+	$(BIN)/cnngan-train experiment=gan_dcgan hparams_search=gan_optuna $(ARGS)
+
+ddp-cpu: data ## DDP over 2 CPU processes: check multi-process training without GPUs
+	$(BIN)/cnngan-train trainer=ddp_cpu trainer.devices=2 $(ARGS)
+
+wandb-sync: ## upload every offline W&B run under logs/ (after `wandb login`)
+	$(BIN)/wandb sync $$(find logs -type d -name 'offline-run-*')
 
 bench: data ## side-by-side speed benchmark: plain PyTorch loop vs cnngan
 	$(PY) scripts/benchmark.py $(ARGS)
