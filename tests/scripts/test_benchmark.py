@@ -22,10 +22,10 @@ from tests.conftest import REPO_ROOT
 TINY = [
     "--data",
     "digits",
-    "--steps",
-    "2",
+    "--steps",  # warm-up + steps > 5: OneCycleLR (default classifier) refuses shorter runs
+    "4",
     "--warmup",
-    "1",
+    "2",
     "--rounds",
     "2",
     "--augment-images",

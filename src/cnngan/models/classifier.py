@@ -34,10 +34,10 @@ def build_scheduler(factory: SchedulerFactory, optimizer: torch.optim.Optimizer,
     if "total_steps" in params and given.get("total_steps") is None:
         extra["total_steps"] = total_steps
         pct_start = given.get("pct_start", 0.3)
-        if total_steps * pct_start <= 1:
+        if abs(total_steps * pct_start - 1.0) < 1e-9:  # OneCycleLR divides by (this - 1)
             raise ValueError(
-                f"OneCycleLR needs more than {1 / pct_start:.0f} optimizer steps to warm up, but this "
-                f"run has {total_steps}: train longer or set model.scheduler=null."
+                f"OneCycleLR with pct_start={pct_start} and {total_steps} optimizer steps divides by "
+                "zero: change the number of steps or model.scheduler.pct_start, or set model.scheduler=null."
             )
     if "T_max" in params and given.get("T_max") is None:
         extra["T_max"] = total_steps
