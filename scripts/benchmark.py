@@ -18,14 +18,17 @@ Each contender runs `--warmup` steps (not timed: first-call allocation, compilat
 timed steps. In each of `--rounds` rounds every cnngan contender runs back to back with a plain
 run (which one goes first alternates, the contenders' order rotates); a ratio is the median over
 rounds of (contender / its paired plain run), so load changes on a shared machine hit both sides
-of a pair. images/s are medians over rounds. Torch threads are pinned (`--threads`).
+of a pair. images/s are medians over rounds. Torch threads are pinned (`--threads`). The same
+ratios of images per CPU second of the process are reported too: on a busy machine they move far
+less than wall-clock ones.
 
-Peak memory: every contender also runs once alone in a fresh subprocess (`--probe`), which reports
-its own ru_maxrss (the peak RSS of a process never goes down, so in-process numbers would only show
-the largest contender). Start-up: a real `cnngan-train` subprocess with the first_step_timer
-callback prints the seconds from process start to its first optimizer step.
+Peak memory: the plain loop and the `--rss-switches` contenders also run once alone in a fresh
+subprocess each (`--probe`), which reports its own peak RSS (VmHWM; in one process the peak never
+goes down, so it would only show the largest contender; the plain one imports no Lightning).
+Start-up: a real `cnngan-train` subprocess of each experiment with the first_step_timer callback
+prints the seconds from process start to its first optimizer step.
 
-    python scripts/benchmark.py                          # everything (a few minutes)
+    python scripts/benchmark.py                          # everything (~15 min on 2 quiet cores)
     python scripts/benchmark.py --tasks classifier --switches default,fast --rounds 3
     python scripts/benchmark.py --profile                # + pyinstrument/cProfile of cnngan
 Results: logs/bench/<timestamp>/results.json (+ profiles).
@@ -60,7 +63,6 @@ SEED = 42
 @dataclass(frozen=True)
 class Task:
     experiment: str
-    fast_experiment: str
     callbacks: str  # the callbacks group of the experiment (for the start-up run)
     switches: dict[str, list[str]]  # name -> config overrides
 
@@ -72,7 +74,6 @@ def _both_optimizers(key: str, value: str) -> list[str]:
 TASKS: dict[str, Task] = {
     "classifier": Task(
         experiment="classifier_cnn",
-        fast_experiment="classifier_cnn_fast",
         callbacks="default",
         switches={
             "default": [],
@@ -88,7 +89,6 @@ TASKS: dict[str, Task] = {
     ),
     "gan": Task(
         experiment="gan_dcgan",
-        fast_experiment="gan_dcgan_fast",
         callbacks="gan",
         switches={
             "default": [],

@@ -1,0 +1,165 @@
+"""One LightningDataModule for image datasets that fit in memory as uint8 tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from cnngan.data.sources import SOURCES, ImageArrays
+from cnngan.data.transforms import BatchTransform
+
+
+class InMemoryImages(Dataset):
+    """uint8 images and labels; `__getitems__` returns a whole batch with one indexing op."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return self.images[idx], self.labels[idx]
+
+
+def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """collate_fn for `InMemoryImages`: the batch is already stacked."""
+    return batch
+
+
+def split_indices(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Deterministic train/val split: the same on every call and every rank."""
+    if not 0 <= val_size < n:
+        raise ValueError(f"val_size={val_size} must be in [0, {n}) for a training set of {n} images")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[val_size:].sort().values, perm[:val_size].sort().values
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Images live in memory as uint8; batches are normalized/augmented on the device.
+
+    Args:
+        name: dataset source, one of `cnngan.data.sources.SOURCES`.
+        image_shape: expected (C, H, W); checked against the files.
+        num_classes: expected number of classes; checked against the labels.
+        val_size: images carved out of the training split for validation (fixed `split_seed`).
+        train_subset: optional cap on training images (a fixed subset; for quick runs).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        data_dir: str,
+        image_shape: Sequence[int],
+        num_classes: int,
+        class_names: Sequence[str] | None = None,
+        val_size: int = 5000,
+        split_seed: int = 12345,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        download: bool = True,
+        train_subset: int | None = None,
+        normalize: dict[str, Sequence[float]] | None = None,
+        augment: dict[str, Any] | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        if name not in SOURCES:
+            raise ValueError(f"unknown dataset name={name!r}; choose one of {sorted(SOURCES)}")
+        self.name = name
+        self.data_dir = Path(data_dir)
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.num_classes = int(num_classes)
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(self.num_classes)]
+        self.val_size, self.split_seed = int(val_size), int(split_seed)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.num_workers, self.pin_memory, self.download = num_workers, pin_memory, download
+        self.train_subset = train_subset
+        normalize = normalize or {"mean": [0.5] * self.image_shape[0], "std": [0.5] * self.image_shape[0]}
+        augment = augment or {}
+        self.transform = BatchTransform(
+            normalize["mean"], normalize["std"], channels_last=channels_last, **augment
+        )
+        self.arrays: ImageArrays | None = None
+        self.train_set: InMemoryImages | None = None
+        self.val_set: InMemoryImages | None = None
+        self.test_set: InMemoryImages | None = None
+
+    # ------------------------------------------------------------------ loading
+    def prepare_data(self) -> None:
+        """Download when needed (rank 0 only, as Lightning calls it)."""
+        self._load()
+
+    def _load(self) -> ImageArrays:
+        if self.arrays is None:
+            arrays = SOURCES[self.name](self.data_dir, download=self.download)
+            self._check(arrays)
+            self.arrays = arrays
+        return self.arrays
+
+    def _check(self, arrays: ImageArrays) -> None:
+        found = tuple(arrays.train_x.shape[1:])
+        if found != self.image_shape:
+            raise ValueError(
+                f"data config says image_shape={list(self.image_shape)} but {self.name} holds "
+                f"images of shape {list(found)}; fix data.image_shape (models take it from there)."
+            )
+        n_labels = int(max(arrays.train_y.max(), arrays.test_y.max())) + 1
+        if n_labels > self.num_classes:
+            raise ValueError(
+                f"data config says num_classes={self.num_classes} but {self.name} has labels up "
+                f"to {n_labels - 1}; fix data.num_classes."
+            )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        arrays = self._load()
+        train_idx, val_idx = split_indices(len(arrays.train_y), self.val_size, self.split_seed)
+        if self.train_subset:
+            train_idx = train_idx[: int(self.train_subset)]
+        self.train_set = InMemoryImages(arrays.train_x[train_idx], arrays.train_y[train_idx])
+        self.val_set = InMemoryImages(arrays.train_x[val_idx], arrays.train_y[val_idx])
+        self.test_set = InMemoryImages(arrays.test_x, arrays.test_y)
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            collate_fn=keep_batch,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    # ------------------------------------------------------------------ on-device transforms
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.transform(images, train=training), labels
