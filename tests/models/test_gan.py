@@ -278,3 +278,24 @@ def test_schedulers_step_once_per_iteration(make_cfg) -> None:
     schedulers = model.lr_schedulers()
     assert len(schedulers) == 2 and all(s.T_max == 4 and s.last_epoch == 4 for s in schedulers)
     assert all(group["lr"] == pytest.approx(0.0, abs=1e-12) for opt in trainer.optimizers for group in opt.param_groups)
+
+
+class SlowBatches(L.Callback):
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def on_train_batch_end(self, *args) -> None:
+        import time
+
+        self.batches += 1
+        time.sleep(0.3)
+
+
+def test_max_time_stops_inside_the_first_epoch(make_cfg) -> None:
+    """The GAN experiments set trainer.min_epochs=null: with Lightning's default min_epochs=1 a
+    time limit would be ignored until the first epoch (859 batches on Fashion-MNIST) is over."""
+    slow = SlowBatches()
+    overrides = ["trainer.max_steps=-1", "trainer.max_time={seconds:1}"]
+    trainer, model, dm = build(make_cfg, overrides, [slow])
+    trainer.fit(model, datamodule=dm)
+    assert 1 <= slow.batches < trainer.num_training_batches
