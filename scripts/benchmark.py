@@ -633,7 +633,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--steps", type=int, default=50, help="timed steps (GAN: iterations) per run")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps before the timed ones")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3, help="rounds of side-by-side pairs")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: every usable core)")
     p.add_argument(
         "--data", default=None, help="data config for every contender (default: the experiments')"
