@@ -113,20 +113,30 @@ def monotonic_report(
     return ok, lines
 
 
-def plot(result: dict, key: str, out: Path, title: str) -> None:
+def plot(result: dict, key: str, out: Path, title: str, example: torch.Tensor, seed: int) -> None:
+    """Row 1: FID against strength per disturbance; row 2: one test image at each strength."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from cnngan.metrics.disturbances import disturb
+
     names = list(result["levels"])
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4))
-    for ax, name in zip(axes, names, strict=True):
-        ax.plot(result["levels"][name], result["fid"][key][name], "o-")
+    fig, axes = plt.subplots(
+        2, len(names), figsize=(4 * len(names), 4.6), gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for col, name in enumerate(names):
+        levels = result["levels"][name]
+        ax = axes[0, col]
+        ax.plot(levels, result["fid"][key][name], "o-")
         ax.set_title(name.replace("_", " "))
-        ax.set_xlabel("strength" if name != "gaussian_blur" else "sigma (pixels)")
+        ax.set_xlabel("sigma (pixels)" if name == "gaussian_blur" else "strength")
         ax.set_ylabel("FID")
         ax.grid(alpha=0.3)
+        strip = torch.cat([disturb(example, name, level, seed=seed)[0] for level in levels], dim=-1)
+        axes[1, col].imshow(strip.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[1, col].set_axis_off()
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -171,10 +181,10 @@ def main() -> None:
         verdicts=verdicts,
     )
     title = (
-        f"FID vs disturbance: evaluator {args.evaluator} ({key}, sha256 {evaluator.sha256[:12]}), "
+        f"FID vs disturbance: evaluator {Path(args.evaluator).stem} ({key}, sha256 {evaluator.sha256[:12]}), "
         f"{args.n} train vs {args.n} disturbed test images"
     )
-    plot(result, key, args.out, title)
+    plot(result, key, args.out, title, test[:1].float() / 255.0, args.seed)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out} and {args.out.with_suffix('.json')}")
     sys.exit(0 if verdicts[key] else 1)

@@ -206,9 +206,14 @@ def main() -> None:
     )
     parser.add_argument("--min-acc", type=float, help="refuse to export below this test accuracy")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--note", help="recorded with the command, e.g. the machine it ran on")
     parser.add_argument("overrides", nargs="*", help="extra cnngan-train overrides (after --)")
     args = parser.parse_args()
     command = "python scripts/train_evaluator.py " + " ".join(sys.argv[1:])
+    if args.ckpt is not None:  # trained separately: record the recipe, then this export
+        command = f"cnngan-train experiment=evaluator_{args.data}; then {command}"
+    if args.note:
+        command += f"  ({args.note})"
     ckpt = args.ckpt
     if ckpt is None:
         run_dir = args.run_dir or REPO / "logs" / "evaluator" / args.data / time.strftime(

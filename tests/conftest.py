@@ -49,7 +49,9 @@ def compose_config(
 def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """make_cfg("train", ["debug=fdr", ...]) -> composed config writing under tmp_path."""
 
-    def _make(config_name: str = "train", overrides: Sequence[str] = (), subdir: str = "run") -> DictConfig:
+    def _make(
+        config_name: str = "train", overrides: Sequence[str] = (), subdir: str = "run"
+    ) -> DictConfig:
         out = tmp_path / subdir
         out.mkdir(parents=True, exist_ok=True)
         return compose_config(config_name, overrides, out)

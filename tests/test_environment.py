@@ -22,7 +22,9 @@ def test_environment_yml_matches_pyproject() -> None:
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = {_name(r) for r in pip if not r.startswith("-e")}
     assert any(d.startswith("python=3.11") for d in conda)
-    assert listed == wanted, f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    assert listed == wanted, (
+        f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    )
 
 
 def test_torch_pins_agree_with_makefile() -> None:
@@ -35,7 +37,9 @@ def test_torch_pins_agree_with_makefile() -> None:
 def test_make_help_lists_the_targets() -> None:
     import subprocess
 
-    out = subprocess.run(["make", "help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for target in ("install", "train", "test", "lint", "format", "clean", "help"):
         assert f" {target} " in out or f"{target}  " in out, f"make help does not list {target}"
 

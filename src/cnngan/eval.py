@@ -19,7 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from cnngan import config_dir
 
 
-def evaluation_data_config(stored: dict[str, Any], overrides: DictConfig, data_dir: str) -> DictConfig:
+def evaluation_data_config(
+    stored: dict[str, Any], overrides: DictConfig, data_dir: str
+) -> DictConfig:
     """The data config of the checkpoint's run, pointed at this run's data_dir, plus overrides."""
     data = OmegaConf.create(stored["data"])
     data.data_dir = data_dir
@@ -55,9 +57,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         from cnngan.metrics.run import evaluate_generator
 
         return evaluate_generator(cfg, model, stored)
-    datamodule = hydra.utils.instantiate(evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir))
+    datamodule = hydra.utils.instantiate(
+        evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir)
+    )
     loggers = instantiate_list(cfg.get("logger"))
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer = hydra.utils.instantiate(
+        cfg.trainer, logger=loggers or False, callbacks=[], _convert_="partial"
+    )
     trainer.test(model, datamodule=datamodule)
     metrics = plain_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:

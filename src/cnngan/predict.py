@@ -1,7 +1,7 @@
 """cnngan-predict: class predictions with probabilities for image files, printed and as CSV.
 
-    cnngan-predict ckpt_path=<run>/checkpoints/best.ckpt input=shirt.png
-    cnngan-predict ckpt_path=<...> input=folder_of_images/ resize=true
+cnngan-predict ckpt_path=<run>/checkpoints/best.ckpt input=shirt.png
+cnngan-predict ckpt_path=<...> input=folder_of_images/ resize=true
 """
 
 from __future__ import annotations
@@ -71,7 +71,9 @@ def predict(cfg: DictConfig) -> list[dict]:
             top = probs.topk(min(cfg.top_k, probs.shape[1]), dim=1)
             for i, file in enumerate(files[start : start + cfg.batch_size]):
                 row = {"file": str(file)}
-                for rank, (p, c) in enumerate(zip(top.values[i], top.indices[i], strict=True), start=1):
+                for rank, (p, c) in enumerate(
+                    zip(top.values[i], top.indices[i], strict=True), start=1
+                ):
                     row[f"class_{rank}"], row[f"prob_{rank}"] = names[int(c)], round(float(p), 5)
                 rows.append(row)
     out = Path(cfg.paths.output_dir) / "predictions.csv"

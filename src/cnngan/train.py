@@ -1,8 +1,8 @@
 """cnngan-train: compose the config, build data/model/trainer, fit, test, write metrics.json.
 
-    cnngan-train                                   # default experiment (CNN on Fashion-MNIST)
-    cnngan-train experiment=classifier_resnet trainer.max_epochs=20
-    cnngan-train -m model.optimizer.lr=1e-3,3e-3   # a sweep
+cnngan-train                                   # default experiment (CNN on Fashion-MNIST)
+cnngan-train experiment=classifier_resnet trainer.max_epochs=20
+cnngan-train -m model.optimizer.lr=1e-3,3e-3   # a sweep
 """
 
 from __future__ import annotations
@@ -52,7 +52,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     callbacks = instantiate_list(cfg.get("callbacks")) + [StoreConfigInCheckpoint(resolved)]
     loggers = instantiate_list(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # _convert_: plain dicts for Lightning (e.g. `trainer.max_time={minutes:10}`)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="partial"
+    )
     for logger in loggers:
         logger.log_hyperparams(_loggable_config(resolved, hydra_cfg))
 

@@ -30,7 +30,11 @@ def test_batches_are_uint8_then_normalized_on_transfer() -> None:
     dm = _digits(normalize={"mean": [0.3], "std": [0.38]})
     dm.setup("fit")
     images, labels = next(iter(dm.train_dataloader()))
-    assert images.dtype == torch.uint8 and images.shape == (32, 1, 8, 8) and labels.dtype == torch.int64
+    assert (
+        images.dtype == torch.uint8
+        and images.shape == (32, 1, 8, 8)
+        and labels.dtype == torch.int64
+    )
     x, y = dm.on_after_batch_transfer((images, labels), 0)
     assert x.dtype == torch.float32 and torch.equal(y, labels)
     expected = (images.float() / 255 - 0.3) / 0.38

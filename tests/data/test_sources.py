@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from cnngan.data import sources
-from cnngan.data.sources import CorruptDataError, DataNotFoundError, load_digits, load_fashion_mnist, read_idx
+from cnngan.data.sources import (
+    CorruptDataError,
+    DataNotFoundError,
+    load_digits,
+    load_fashion_mnist,
+    read_idx,
+)
 from tests.conftest import FASHION_MNIST_DEBIAN
 
 

@@ -11,7 +11,13 @@ from cnngan.predict import predict
 from cnngan.train import train
 from cnngan.utils.checkpoint import CheckpointError, load_checkpoint
 
-DIGITS_QUICK = ["data=digits", "trainer.max_epochs=2", "logger=csv", "callbacks.rich_progress_bar=null", "trainer.accelerator=cpu"]
+DIGITS_QUICK = [
+    "data=digits",
+    "trainer.max_epochs=2",
+    "logger=csv",
+    "callbacks.rich_progress_bar=null",
+    "trainer.accelerator=cpu",
+]
 
 
 @pytest.mark.slow
@@ -37,7 +43,9 @@ def test_train_writes_metrics_checkpoints_and_config(trained_digits) -> None:
     assert saved["test/acc"] == pytest.approx(metrics["test/acc"])
     assert saved["test/acc"] > 0.7  # 2 epochs on 8x8 digits: far above chance (0.1)
     assert {"test/f1", "val/acc_best", "test/loss"} <= set(saved)
-    assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (
+        run_dir / "checkpoints" / "last.ckpt"
+    ).is_file()
     assert (run_dir / "config_resolved.yaml").is_file()
     assert (run_dir / "confusion_matrix.png").is_file()
     matrix = (run_dir / "confusion_matrix.csv").read_text().splitlines()
@@ -50,10 +58,16 @@ def test_train_writes_metrics_checkpoints_and_config(trained_digits) -> None:
 @pytest.mark.slow
 def test_eval_reproduces_test_metrics(trained_digits, make_cfg) -> None:
     metrics, run_dir = trained_digits
-    cfg = make_cfg("eval", [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", "trainer.accelerator=cpu"], subdir="eval")
+    cfg = make_cfg(
+        "eval",
+        [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", "trainer.accelerator=cpu"],
+        subdir="eval",
+    )
     evaluated = evaluate(cfg)
     assert evaluated["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
-    assert json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
+    assert json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())[
+        "test/acc"
+    ] == pytest.approx(metrics["test/acc"])
 
 
 @pytest.mark.slow
@@ -66,7 +80,9 @@ def test_resume_continues_from_checkpoint(make_cfg) -> None:
     before = last.read_bytes()
     cfg = make_cfg("train", quick + ["trainer.max_epochs=2", f"ckpt_path={last}"], subdir="resumed")
     train(cfg)
-    resumed = torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    resumed = torch.load(
+        Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True
+    )
     assert resumed["epoch"] == 1  # 0-based: ran exactly one more epoch
     assert resumed["global_step"] == 2 * torch.load(last, weights_only=True)["global_step"]
     assert last.read_bytes() == before  # the original run's files are untouched
@@ -84,7 +100,11 @@ def test_predict_images(trained_digits, make_cfg, tmp_path: Path) -> None:
     folder.mkdir()
     for i in range(20):
         write_png(arrays.test_x[i], str(folder / f"{i:02d}_label{int(arrays.test_y[i])}.png"))
-    cfg = make_cfg("predict", [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={folder}"], subdir="predict")
+    cfg = make_cfg(
+        "predict",
+        [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={folder}"],
+        subdir="predict",
+    )
     rows = predict(cfg)
     assert len(rows) == 20 and {"class_1", "prob_1", "class_2"} <= set(rows[0])
     correct = sum(r["class_1"] == r["file"].split("label")[1][0] for r in rows)
@@ -95,8 +115,20 @@ def test_predict_images(trained_digits, make_cfg, tmp_path: Path) -> None:
     big.mkdir()
     write_png(torch.zeros(1, 28, 28, dtype=torch.uint8), str(big / "x.png"))
     with pytest.raises(ValueError, match="resize=true"):
-        predict(make_cfg("predict", [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={big}"], subdir="p2"))
-    rows = predict(make_cfg("predict", [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={big}", "resize=true"], subdir="p3"))
+        predict(
+            make_cfg(
+                "predict",
+                [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={big}"],
+                subdir="p2",
+            )
+        )
+    rows = predict(
+        make_cfg(
+            "predict",
+            [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"input={big}", "resize=true"],
+            subdir="p3",
+        )
+    )
     assert len(rows) == 1
 
 

@@ -27,7 +27,15 @@ def test_max_and_avg_pooling_compute_different_things() -> None:
 
 
 def test_convnet_config_values() -> None:
-    net = ConvNet((1, 28, 28), 10, channels=(4, 8), convs_per_block=2, batch_norm=False, fc_dims=(32, 16), dropout=0.5)
+    net = ConvNet(
+        (1, 28, 28),
+        10,
+        channels=(4, 8),
+        convs_per_block=2,
+        batch_norm=False,
+        fc_dims=(32, 16),
+        dropout=0.5,
+    )
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == [4, 4, 8, 8]
     assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())

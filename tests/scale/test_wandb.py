@@ -73,7 +73,7 @@ def test_offline_run_holds_config_metrics_and_images(wandb_grid_sweep: Path) -> 
     assert {
         "val/acc",
         "val/acc_best",
-        "train/loss_epoch",
+        "train/loss",
         "test/acc",
         "trainer/global_step",
     } <= history.keys()

@@ -161,15 +161,20 @@ class FIDCallback(L.Callback):
             )
         scores = suite.compute()
         values = {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
-        for key, value in values.items():
+        if trainer.world_size > 1:
             # FID/KID/IS are already synced over DDP ranks (torchmetrics); the k-NN scores are
-            # per-rank shards and get averaged
+            # per-rank shards and get averaged. Reduced here, eagerly, on every rank: a lazy
+            # `sync_dist=True` would run when rank 0's progress bar first reads the values, out of
+            # step with the other ranks (a deadlock).
+            stacked = torch.tensor(list(values.values()), device=pl_module.device)
+            stacked = trainer.strategy.reduce(stacked, reduce_op="mean")
+            values = dict(zip(values, stacked.tolist(), strict=True))
+        for key, value in values.items():
             pl_module.log(
                 self.prefix + key,
                 value,
                 on_step=False,
                 on_epoch=True,
-                sync_dist=True,
                 prog_bar=key == self.prog_bar_key,
             )
         self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **values})

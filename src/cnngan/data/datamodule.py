@@ -39,7 +39,9 @@ def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, 
 def split_indices(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Deterministic train/val split: the same on every call and every rank."""
     if not 0 <= val_size < n:
-        raise ValueError(f"val_size={val_size} must be in [0, {n}) for a training set of {n} images")
+        raise ValueError(
+            f"val_size={val_size} must be in [0, {n}) for a training set of {n} images"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[val_size:].sort().values, perm[:val_size].sort().values
 
@@ -81,12 +83,17 @@ class ImageDataModule(L.LightningDataModule):
         self.data_dir = Path(data_dir)
         self.image_shape = tuple(int(s) for s in image_shape)
         self.num_classes = int(num_classes)
-        self.class_names = list(class_names) if class_names else [str(i) for i in range(self.num_classes)]
+        self.class_names = (
+            list(class_names) if class_names else [str(i) for i in range(self.num_classes)]
+        )
         self.val_size, self.split_seed = int(val_size), int(split_seed)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers, self.pin_memory, self.download = num_workers, pin_memory, download
         self.train_subset = train_subset
-        normalize = normalize or {"mean": [0.5] * self.image_shape[0], "std": [0.5] * self.image_shape[0]}
+        normalize = normalize or {
+            "mean": [0.5] * self.image_shape[0],
+            "std": [0.5] * self.image_shape[0],
+        }
         augment = augment or {}
         self.transform = BatchTransform(
             normalize["mean"], normalize["std"], channels_last=channels_last, **augment
@@ -134,7 +141,9 @@ class ImageDataModule(L.LightningDataModule):
         self.test_set = InMemoryImages(arrays.test_x, arrays.test_y)
 
     # ------------------------------------------------------------------ loaders
-    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool = False
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,

@@ -43,7 +43,9 @@ class ImageArrays:
         for name in ("train_x", "test_x"):
             images = getattr(self, name)
             if images.dtype != torch.uint8 or images.ndim != 4:
-                raise ValueError(f"{name} must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+                raise ValueError(
+                    f"{name} must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
+                )
         if len(self.train_x) != len(self.train_y) or len(self.test_x) != len(self.test_y):
             raise ValueError("images and labels differ in length")
 
@@ -61,7 +63,9 @@ def read_idx(path: Path) -> np.ndarray:
             "fetch it again."
         ) from err
     if len(raw) < 4:
-        raise CorruptDataError(f"{path} is truncated ({len(raw)} bytes); delete it and fetch it again.")
+        raise CorruptDataError(
+            f"{path} is truncated ({len(raw)} bytes); delete it and fetch it again."
+        )
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08:
         raise CorruptDataError(f"{path} is not an IDX file of unsigned bytes (bad magic number).")
@@ -111,7 +115,10 @@ def _torchvision_download(dataset_cls_name: str, root: Path) -> Path:
 
 
 def load_mnist_like(
-    data_dir: str | Path, torchvision_name: str, extra_dirs: tuple[Path, ...] = (), download: bool = True
+    data_dir: str | Path,
+    torchvision_name: str,
+    extra_dirs: tuple[Path, ...] = (),
+    download: bool = True,
 ) -> ImageArrays:
     """Look in data_dir (several layouts), then in extra_dirs, then download through torchvision."""
     data_dir = Path(data_dir)
@@ -131,10 +138,14 @@ def load_mnist_like(
             return load_idx_dir(_torchvision_download(torchvision_name, data_dir))
         except Exception as err:  # network errors come in many types
             download_error = err
-    raise DataNotFoundError(_missing_message(torchvision_name, data_dir, extra_dirs, download_error))
+    raise DataNotFoundError(
+        _missing_message(torchvision_name, data_dir, extra_dirs, download_error)
+    )
 
 
-def _missing_message(name: str, data_dir: Path, extra_dirs: tuple[Path, ...], err: Exception | None) -> str:
+def _missing_message(
+    name: str, data_dir: Path, extra_dirs: tuple[Path, ...], err: Exception | None
+) -> str:
     lines = [
         f"{name} not found. Looked in {data_dir}/{name}/raw, {data_dir} and "
         + (", ".join(str(d) for d in extra_dirs) or "no other folder")
@@ -150,7 +161,11 @@ def _missing_message(name: str, data_dir: Path, extra_dirs: tuple[Path, ...], er
         )
     lines.append(
         "  3. let torchvision download them (needs internet access to the dataset host)"
-        + (f"; the download failed: {type(err).__name__}: {err}" if err else "; download was disabled")
+        + (
+            f"; the download failed: {type(err).__name__}: {err}"
+            if err
+            else "; download was disabled"
+        )
         + "."
     )
     return "\n".join(lines)
@@ -171,7 +186,10 @@ def load_cifar10(data_dir: str | Path, download: bool = True) -> ImageArrays:
 
     data_dir = Path(data_dir)
     try:
-        parts = [torchvision.datasets.CIFAR10(str(data_dir), train=t, download=download) for t in (True, False)]
+        parts = [
+            torchvision.datasets.CIFAR10(str(data_dir), train=t, download=download)
+            for t in (True, False)
+        ]
     except Exception as err:
         raise DataNotFoundError(
             f"CIFAR-10 not found in {data_dir}/cifar-10-batches-py and could not be downloaded "
@@ -189,7 +207,9 @@ def load_cifar10(data_dir: str | Path, download: bool = True) -> ImageArrays:
 
 
 # ----------------------------------------------------------------------------- sklearn digits
-def load_digits(data_dir: str | Path | None = None, download: bool = True, test_fraction: float = 0.2) -> ImageArrays:
+def load_digits(
+    data_dir: str | Path | None = None, download: bool = True, test_fraction: float = 0.2
+) -> ImageArrays:
     """scikit-learn's bundled 8x8 digits (1797 images, always available offline).
 
     The set has no official test split, so a fixed stratified 20% is held out (seed 0).

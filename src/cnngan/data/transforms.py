@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F
 
 
-def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop(
+    images: torch.Tensor, padding: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Pad every image by `padding` zeros and cut a random crop of the original size from each.
 
     One gather over the whole batch: each image gets its own random offset.

@@ -11,7 +11,7 @@ import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -25,7 +25,9 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
 
-def build_scheduler(factory: SchedulerFactory, optimizer: torch.optim.Optimizer, total_steps: int) -> Any:
+def build_scheduler(
+    factory: SchedulerFactory, optimizer: torch.optim.Optimizer, total_steps: int
+) -> Any:
     """Call a scheduler partial, filling in `total_steps` (e.g. OneCycleLR) or `T_max` (cosine)
     when the partial leaves them open: only the trainer knows them."""
     params = inspect.signature(factory.func if hasattr(factory, "func") else factory).parameters
@@ -70,7 +72,9 @@ class ImageClassifier(L.LightningModule):
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        self.class_names = (
+            list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        )
         metrics = MetricCollection(
             {
                 "acc": MulticlassAccuracy(num_classes, average="micro"),
@@ -80,6 +84,7 @@ class ImageClassifier(L.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
 
@@ -93,70 +98,100 @@ class ImageClassifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _shared_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
         return loss, logits.detach(), y
 
+    # Every epoch value is reduced over DDP ranks eagerly, in this module's own hooks, which run in
+    # the same order on every rank. Lightning's lazy `sync_dist=True` reduction (and `self.log` of
+    # metric objects) runs whenever the logged values are first read: rank 0's progress bar reads
+    # them in its epoch-end hook, the other ranks' disabled bars do not, so the ranks would enter
+    # different collectives and hang (seen with trainer=ddp_cpu).
+    def _log_epoch(
+        self, stage: str, metrics: MetricCollection, loss: MeanMetric, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
+        values = {}
+        if loss.update_count:
+            values = {**metrics.compute(), f"{stage}/loss": loss.compute()}
+            self.log_dict(values, **kwargs)
+        metrics.reset()
+        loss.reset()
+        return values
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss, logits, y = self._shared_step(batch)
         self.train_metrics.update(logits, y)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.train_loss.update(loss.detach(), weight=y.shape[0])
+        # the step value of this rank only: a per-step all-reduce would cost every step
+        self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
         # Logged once per epoch: `self.log` of metric objects on every step costs ~3% of a CPU
         # step (make bench) for the same epoch values.
-        if any(metric.update_count for metric in self.train_metrics.values()):
-            self.log_dict(self.train_metrics.compute())
-        self.train_metrics.reset()
+        self._log_epoch("train", self.train_metrics, self.train_loss)
 
     def on_validation_epoch_start(self) -> None:
         self.val_metrics.reset()
+        self.val_loss.reset()
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         loss, logits, y = self._shared_step(batch)
         self.val_metrics.update(logits, y)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=False, sync_dist=True)
+        self.val_loss.update(loss, weight=y.shape[0])
 
     def on_validation_epoch_end(self) -> None:
-        values = self.val_metrics.compute()
-        self.log_dict(values, prog_bar=True)
-        if not self.trainer.sanity_checking:
+        values = self._log_epoch("val", self.val_metrics, self.val_loss, prog_bar=True)
+        if values and not self.trainer.sanity_checking:
             self.val_acc_best.update(values["val/acc"])
-            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+            self.log("val/acc_best", self.val_acc_best.compute())
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         loss, logits, y = self._shared_step(batch)
         self.test_metrics.update(logits, y)
+        self.test_loss.update(loss, weight=y.shape[0])
         self.test_confusion.update(logits, y)
-        self.log("test/loss", loss, on_epoch=True, sync_dist=True)
-        self.log_dict(self.test_metrics, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
+        self._log_epoch("test", self.test_metrics, self.test_loss)
         matrix = self.test_confusion.compute().cpu()
         self.test_confusion.reset()
         if self.trainer.is_global_zero:
             out_dir = Path(self.trainer.default_root_dir)
             save_confusion_matrix(matrix, self.class_names, out_dir)
-            log_figure(self.trainer, "test/confusion_matrix", confusion_figure(matrix, self.class_names))
+            log_figure(
+                self.trainer, "test/confusion_matrix", confusion_figure(matrix, self.class_names)
+            )
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
         interval = self.hparams.scheduler_interval
-        total = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
+        total = (
+            self.trainer.estimated_stepping_batches
+            if interval == "step"
+            else self.trainer.max_epochs
+        )
         scheduler = build_scheduler(self.scheduler_factory, optimizer, int(total))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+        }
 
 
 def save_confusion_matrix(matrix: torch.Tensor, class_names: list[str], out_dir: Path) -> None:
     """Write the confusion matrix as CSV (rows: true class, columns: predicted) and PNG."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = ["true\\pred," + ",".join(class_names)]
-    lines += [name + "," + ",".join(str(int(v)) for v in row) for name, row in zip(class_names, matrix, strict=True)]
+    lines += [
+        name + "," + ",".join(str(int(v)) for v in row)
+        for name, row in zip(class_names, matrix, strict=True)
+    ]
     (out_dir / "confusion_matrix.csv").write_text("\n".join(lines) + "\n")
     fig = confusion_figure(matrix, class_names)
     fig.savefig(out_dir / "confusion_matrix.png", dpi=100, bbox_inches="tight")

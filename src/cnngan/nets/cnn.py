@@ -18,10 +18,20 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def conv_block(c_in: int, c_out: int, convs: int, kernel_size: int, batch_norm: bool, activation: str) -> list[nn.Module]:
+def conv_block(
+    c_in: int, c_out: int, convs: int, kernel_size: int, batch_norm: bool, activation: str
+) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for i in range(convs):
-        layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, kernel_size, padding=kernel_size // 2, bias=not batch_norm))
+        layers.append(
+            nn.Conv2d(
+                c_in if i == 0 else c_out,
+                c_out,
+                kernel_size,
+                padding=kernel_size // 2,
+                bias=not batch_norm,
+            )
+        )
         if batch_norm:
             layers.append(nn.BatchNorm2d(c_out))
         layers.append(make_activation(activation))

@@ -35,7 +35,9 @@ class StoreConfigInCheckpoint(L.Callback):
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
 
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         checkpoint[CONFIG_KEY] = {"config": self.config, "model_class": type(pl_module).__name__}
 
 
@@ -43,7 +45,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a cnngan checkpoint with `weights_only=True`, or explain what is wrong with it."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<a .ckpt file from logs/.../checkpoints/>")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; pass ckpt_path=<a .ckpt file from logs/.../checkpoints/>"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -52,7 +56,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             "The file is truncated, corrupt or not a PyTorch checkpoint; pick another one "
             "(checkpoints/last.ckpt or best.ckpt of a finished run)."
         ) from err
-    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
+    if (
+        not isinstance(checkpoint, dict)
+        or CONFIG_KEY not in checkpoint
+        or "state_dict" not in checkpoint
+    ):
         raise CheckpointError(
             f"{path} is a PyTorch file but not a cnngan checkpoint (no '{CONFIG_KEY}' config "
             "inside); use a checkpoint written by cnngan-train."

@@ -21,7 +21,9 @@ def log_image(trainer: Any, key: str, image: torch.Tensor, step: int | None = No
     for logger in _loggers(trainer):
         if isinstance(logger, WandbLogger):
             array = (image.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-            logger.log_image(key=key, images=[array.squeeze(-1) if array.shape[-1] == 1 else array], step=step)
+            logger.log_image(
+                key=key, images=[array.squeeze(-1) if array.shape[-1] == 1 else array], step=step
+            )
         elif isinstance(logger, TensorBoardLogger):
             logger.experiment.add_image(key, image, global_step=step)
 

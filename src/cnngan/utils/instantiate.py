@@ -14,12 +14,16 @@ def instantiate_list(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     if not isinstance(group, DictConfig):
-        raise TypeError(f"expected a config group (mapping of name -> config), got {type(group).__name__}")
+        raise TypeError(
+            f"expected a config group (mapping of name -> config), got {type(group).__name__}"
+        )
     objects = []
     for name, conf in group.items():
         if conf is None:
             continue
         if not isinstance(conf, DictConfig) or "_target_" not in conf:
-            raise ValueError(f"config entry {name!r} has no _target_; every entry must name a class")
+            raise ValueError(
+                f"config entry {name!r} has no _target_; every entry must name a class"
+            )
         objects.append(hydra.utils.instantiate(conf))
     return objects

@@ -24,7 +24,9 @@ def print_config_tree(cfg: DictConfig, save_dir: str | Path | None = None) -> No
     first = [k for k in ("data", "model", "trainer", "callbacks", "logger", "paths") if k in cfg]
     for key in first + [k for k in cfg if k not in first]:
         value = cfg[key]
-        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
         tree.add(key, style="bold").add(rich.syntax.Syntax(text, "yaml"))
     rich.print(tree)
     if save_dir is not None:
@@ -44,7 +46,10 @@ def apply_extras(cfg: DictConfig) -> None:
         warnings.filterwarnings("ignore")
         import logging
 
-        for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        for name in (
+            "lightning.pytorch.utilities.rank_zero",
+            "lightning.fabric.utilities.rank_zero",
+        ):
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -80,6 +85,10 @@ def metric_value(metrics: Mapping[str, Any], name: str | None) -> float | None:
 
 
 def print_summary(metrics: Mapping[str, Any], wall_s: float, run_dir: str | Path) -> None:
-    shown = {k: v for k, v in plain_metrics(metrics).items() if k.startswith(("test/", "val/acc_best"))}
+    shown = {
+        k: v for k, v in plain_metrics(metrics).items() if k.startswith(("test/", "val/acc_best"))
+    }
     lines = [f"  {k:<22} {v:.4f}" for k, v in shown.items()]
-    log.info("Summary\n%s\n  %-22s %.1f s\n  run dir: %s", "\n".join(lines), "wall time", wall_s, run_dir)
+    log.info(
+        "Summary\n%s\n  %-22s %.1f s\n  run dir: %s", "\n".join(lines), "wall time", wall_s, run_dir
+    )
