@@ -38,11 +38,6 @@ def test_fashion_mnist_evaluator_ships_with_its_protocol() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped evaluator is provisional (87.6% test accuracy, trained 1 epoch under load); "
-    "issue 7 asks for >= 93%: retrain with `make evaluator` and remove this mark",
-)
 def test_fashion_mnist_evaluator_reaches_93_percent() -> None:
     meta = json.loads((WEIGHTS_DIR / "fashion_mnist.json").read_text())
     assert meta["test_acc"] >= 0.93
