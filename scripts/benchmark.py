@@ -96,7 +96,8 @@ TASKS: dict[str, Task] = {
             "channels_last": ["data.channels_last=true"],
             "compile": ["model.compile=true"],
             "bf16": ["trainer.precision=bf16-mixed"],
-            "foreach": _both_optimizers("foreach", "true"),
+            # the default config uses the fused kernel: foreach turns it off
+            "foreach": _both_optimizers("foreach", "true") + _both_optimizers("fused", "false"),
             "fused": _both_optimizers("fused", "true"),
             "fast": ["experiment=gan_dcgan_fast"],
         },
@@ -222,7 +223,9 @@ def plain_classifier(cfg: Any, warmup: int, steps: int) -> tuple[float, float]:
     torch.manual_seed(SEED)
     batches = _Batches(cfg, device)
     net = hydra.utils.instantiate(cfg.model.net).to(device).train()
-    opt = hydra.utils.instantiate(cfg.model.optimizer)(params=net.parameters())
+    opt = hydra.utils.instantiate(default_implementation(cfg.model.optimizer))(
+        params=net.parameters()
+    )
     sched = None
     if cfg.model.get("scheduler"):
         sched = hydra.utils.instantiate(cfg.model.scheduler)(opt, total_steps=warmup + steps)
@@ -238,6 +241,17 @@ def plain_classifier(cfg: Any, warmup: int, steps: int) -> tuple[float, float]:
             sched.step()
 
     return _timed_loop(step, warmup, steps, device)
+
+
+def default_implementation(optimizer_cfg: Any) -> Any:
+    """The optimizer config without `fused`/`foreach`: the plain loop always uses torch's default
+    implementation, whatever the project's default config turns on."""
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(optimizer_cfg)
+    for key in ("fused", "foreach"):
+        plain.pop(key, None)
+    return OmegaConf.create(plain)
 
 
 def plain_gan(cfg: Any, warmup: int, steps: int) -> tuple[float, float]:
@@ -256,8 +270,8 @@ def plain_gan(cfg: Any, warmup: int, steps: int) -> tuple[float, float]:
     gen = hydra.utils.instantiate(m.generator).to(device).train()
     disc = hydra.utils.instantiate(m.discriminator).to(device).train()
     ema = copy.deepcopy(gen).requires_grad_(False) if m.ema_decay is not None else None
-    g_opt = hydra.utils.instantiate(m.g_optimizer)(params=gen.parameters())
-    d_opt = hydra.utils.instantiate(m.d_optimizer)(params=disc.parameters())
+    g_opt = hydra.utils.instantiate(default_implementation(m.g_optimizer))(params=gen.parameters())
+    d_opt = hydra.utils.instantiate(default_implementation(m.d_optimizer))(params=disc.parameters())
     latent = int(m.latent_dim)
     iteration = [0]
 
