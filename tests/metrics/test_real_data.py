@@ -53,9 +53,15 @@ def test_real_train_vs_test_is_far_below_uniform_noise(evaluator, splits) -> Non
         torch.rand(N, 1, 28, 28, generator=torch.Generator().manual_seed(0)),
     )
     assert noise["fid"] > 20 * real["fid"]
-    assert abs(real["kid_mean"]) < 3 * real["kid_std"] + 0.01 < noise["kid_mean"]
+    # KID's scale follows the feature scale of the evaluator: "about 0" relative to the ceiling
+    assert abs(real["kid_mean"]) < 0.01 * noise["kid_mean"]
     assert real["precision"] > 0.6 and real["recall"] > 0.6
-    assert noise["precision"] < 0.05 and noise["recall"] < 0.05
+    # Uniform noise maps to one tight cluster of features. k-NN precision can be fooled by that
+    # (the cluster falls inside the ball of a real outlier: with the shipped evaluator noise gets
+    # precision 0.67-0.94), the weakness that made Naeem et al. (2020) propose density and
+    # coverage. Recall, coverage and density are not fooled.
+    assert noise["recall"] < 0.05 and noise["coverage"] < 0.05
+    assert noise["density"] < 0.6 * real["density"]
     assert real["modes_covered"] == 10 and real["is_mean"] > 5 * 1.0
 
 
