@@ -61,9 +61,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir)
     )
     loggers = instantiate_list(cfg.get("logger"))
-    trainer = hydra.utils.instantiate(
-        cfg.trainer, logger=loggers or False, callbacks=[], _convert_="partial"
-    )
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     trainer.test(model, datamodule=datamodule)
     metrics = plain_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:

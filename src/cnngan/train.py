@@ -52,9 +52,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     callbacks = instantiate_list(cfg.get("callbacks")) + [StoreConfigInCheckpoint(resolved)]
     loggers = instantiate_list(cfg.get("logger"))
-    # _convert_: plain dicts for Lightning (e.g. `trainer.max_time={minutes:10}`)
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="partial"
+        cfg.trainer, callbacks=callbacks, logger=loggers or False
     )
     for logger in loggers:
         logger.log_hyperparams(_loggable_config(resolved, hydra_cfg))

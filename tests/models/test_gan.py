@@ -62,7 +62,6 @@ def build(
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
-        _convert_="partial",  # as cnngan.train does
     )
     return trainer, model, datamodule
 
