@@ -5,7 +5,8 @@
     cnngan-eval samples_path=<folder or .pt/.npy>   # score images of another program
 
 The model and data module are rebuilt from the config stored inside the checkpoint, so the
-command needs nothing else; `data.<key>=...` overrides entries of that stored data config.
+command needs nothing else; `+data.<key>=...` overrides entries of that stored data config and
+`+model.<key>=...` entries of the stored model config (e.g. +model.tta_hflip=true).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         return evaluate_samples(cfg)
     if not cfg.get("ckpt_path"):
         raise ValueError("pass ckpt_path=<classifier or GAN checkpoint> or samples_path=<images>")
-    model, stored = model_from_checkpoint(cfg.ckpt_path)
+    model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
     if cfg.get("extras", {}).get("print_config", True):
         print_config_tree(cfg)
     save_resolved_config(cfg, cfg.paths.output_dir)

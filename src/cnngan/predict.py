@@ -58,7 +58,7 @@ def predict(cfg: DictConfig) -> list[dict]:
     from cnngan.utils.checkpoint import model_from_checkpoint
     from cnngan.utils.rank import log
 
-    model, stored = model_from_checkpoint(cfg.ckpt_path)
+    model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
     datamodule = hydra.utils.instantiate({**stored["data"], "data_dir": cfg.paths.data_dir})
     files = list_images(cfg.input)
     images = read_images(files, datamodule.image_shape, cfg.resize)

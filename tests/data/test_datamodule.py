@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cnngan.data import ImageDataModule
-from cnngan.data.transforms import BatchTransform, random_crop, random_hflip
+from cnngan.data.transforms import BatchTransform, random_crop, random_erasing, random_hflip
 
 
 def _digits(**kwargs) -> ImageDataModule:
@@ -65,8 +65,28 @@ def test_random_hflip_flips_about_half() -> None:
     assert all(torch.equal(o, images[0]) or torch.equal(o, images[0].flip(-1)) for o in out)
 
 
+def test_random_erasing_fills_one_rectangle_in_about_p_of_the_images() -> None:
+    images = torch.ones(1000, 1, 16, 16)
+    out = random_erasing(images, p=0.5, generator=torch.Generator().manual_seed(0))
+    erased = out == 0
+    hit = erased.flatten(1).any(1)
+    assert 400 < int(hit.sum()) < 600
+    for mask in erased[hit][:50, 0]:  # each erased region is one filled rectangle
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert bool(box.all()) and int(mask.sum()) == box.numel()
+    area = erased[hit].flatten(1).float().mean(1)
+    assert float(area.min()) > 0 and float(area.max()) <= 0.4  # scale (0.02, 0.33), clipped
+    assert torch.equal(random_erasing(images, p=0.0), images)
+
+
+def test_erase_p_must_be_a_probability() -> None:
+    with pytest.raises(ValueError, match="erase_p"):
+        BatchTransform([0.5], [0.5], erase_p=1.5)
+
+
 def test_augmentation_only_in_training() -> None:
-    t = BatchTransform([0.5], [0.5], crop_padding=2, hflip=True)
+    t = BatchTransform([0.5], [0.5], crop_padding=2, hflip=True, erase_p=0.5)
     images = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8)
     assert torch.equal(t(images, train=False), t(images, train=False))
     assert not torch.equal(t(images, train=True), t(images, train=False))

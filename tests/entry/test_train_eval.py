@@ -71,6 +71,21 @@ def test_eval_reproduces_test_metrics(trained_digits, make_cfg) -> None:
 
 
 @pytest.mark.slow
+def test_eval_model_overrides_switch_tta_and_refuse_other_weights(trained_digits, make_cfg) -> None:
+    metrics, run_dir = trained_digits
+    ckpt = f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
+    cfg = make_cfg(
+        "eval", [ckpt, "+model.tta_hflip=true", "+data.eval_batch_size=100"], subdir="eval_tta"
+    )
+    evaluated = evaluate(cfg)
+    assert 0.5 < evaluated["test/acc"] <= 1
+    assert evaluated["test/loss"] != pytest.approx(metrics["test/loss"])  # the mirrors count
+    cfg = make_cfg("eval", [ckpt, "+model.net.channels=[8,16]"], subdir="eval_bad")
+    with pytest.raises(ValueError, match="do not fit the weights"):
+        evaluate(cfg)
+
+
+@pytest.mark.slow
 def test_resume_continues_from_checkpoint(make_cfg) -> None:
     # a constant learning rate: a finished OneCycle schedule cannot be extended by more epochs
     quick = DIGITS_QUICK + ["model.net.channels=[16,32]", "model.scheduler=null"]

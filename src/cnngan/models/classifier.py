@@ -51,6 +51,9 @@ class ImageClassifier(L.LightningModule):
     net: maps (N, C, H, W) images to (N, num_classes) logits.
     optimizer: partial taking the parameters.
     scheduler: optional partial taking the optimizer; stepped every `scheduler_interval`.
+    tta_hflip: test-time augmentation outside training (validation, test, predict): the logits
+        are the mean of the image's and its mirror image's. Only for data whose classes are
+        left-right symmetric (Fashion-MNIST, CIFAR-10; not digits). Costs a second forward pass.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class ImageClassifier(L.LightningModule):
         class_names: list[str] | None = None,
         compile: bool = False,
         channels_last: bool = False,
+        tta_hflip: bool = False,
     ) -> None:
         super().__init__()
         # Only plain data goes into hparams, so checkpoints load with weights_only=True.
@@ -96,7 +100,10 @@ class ImageClassifier(L.LightningModule):
             self.net.compile()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        logits = self.net(x)
+        if self.hparams.get("tta_hflip") and not self.training:
+            logits = (logits + self.net(x.flip(-1))) / 2
+        return logits
 
     def _shared_step(
         self, batch: tuple[torch.Tensor, torch.Tensor]

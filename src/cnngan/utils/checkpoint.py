@@ -6,6 +6,7 @@ resolved config under the key `cnngan` (plain dicts, lists, strings and numbers 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,32 @@ def checkpoint_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return checkpoint[CONFIG_KEY]["config"]
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[L.LightningModule, dict[str, Any]]:
-    """Rebuild the LightningModule from the config stored in the checkpoint and load its weights."""
+def model_from_checkpoint(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> tuple[L.LightningModule, dict[str, Any]]:
+    """Rebuild the LightningModule from the config stored in the checkpoint and load its weights.
+
+    `overrides` are merged into the stored model config first (e.g. {"tta_hflip": True}); an
+    override that changes the architecture fails at weight loading.
+    """
     import hydra
     from omegaconf import OmegaConf
 
     checkpoint = load_checkpoint(path)
     config = checkpoint_config(checkpoint)
-    model = hydra.utils.instantiate(OmegaConf.create(config["model"]))
-    model.load_state_dict(checkpoint["state_dict"])
+    model_config = OmegaConf.create(config["model"])
+    if overrides:
+        model_config = OmegaConf.merge(model_config, overrides)
+        config = {**config, "model": OmegaConf.to_container(model_config, resolve=True)}
+    model = hydra.utils.instantiate(model_config)
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        if not overrides:
+            raise
+        raise ValueError(
+            f"model overrides {dict(overrides)} do not fit the weights in {path}: only switches "
+            f"that keep the architecture (e.g. model.tta_hflip) can be changed ({err})"
+        ) from err
     model.eval()
     return model, config
