@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -209,11 +210,10 @@ def main() -> None:
     parser.add_argument("--note", help="recorded with the command, e.g. the machine it ran on")
     parser.add_argument("overrides", nargs="*", help="extra cnngan-train overrides (after --)")
     args = parser.parse_args()
-    command = "python scripts/train_evaluator.py " + " ".join(sys.argv[1:])
+    # re-runnable as recorded: quoted, and --note (the machine) is among the arguments
+    command = "python scripts/train_evaluator.py " + shlex.join(sys.argv[1:])
     if args.ckpt is not None:  # trained separately: record the recipe, then this export
         command = f"cnngan-train experiment=evaluator_{args.data}; then {command}"
-    if args.note:
-        command += f"  ({args.note})"
     ckpt = args.ckpt
     if ckpt is None:
         run_dir = args.run_dir or REPO / "logs" / "evaluator" / args.data / time.strftime(

@@ -62,13 +62,13 @@ def random_erasing(
     aspect = torch.exp(uniform(math.log(ratio[0]), math.log(ratio[1])))
     eh = (area * aspect).sqrt().round().clamp(1, h).long()
     ew = (area / aspect).sqrt().round().clamp(1, w).long()
-    top = (torch.rand(n, device=dev, generator=generator) * (h - eh + 1)).long()
-    left = (torch.rand(n, device=dev, generator=generator) * (w - ew + 1)).long()
+    top = (uniform(0, 1) * (h - eh + 1)).long()
+    left = (uniform(0, 1) * (w - ew + 1)).long()
     rows = torch.arange(h, device=dev)[None, :]
     cols = torch.arange(w, device=dev)[None, :]
     in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])  # (n, h)
     in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])  # (n, w)
-    chosen = torch.rand(n, device=dev, generator=generator) < p
+    chosen = uniform(0, 1) < p
     mask = in_rows[:, :, None] & in_cols[:, None, :] & chosen[:, None, None]
     return images.masked_fill(mask[:, None], value)
 

@@ -101,7 +101,7 @@ class ImageClassifier(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.net(x)
-        if self.hparams.get("tta_hflip") and not self.training:
+        if self.hparams.tta_hflip and not self.training:
             logits = (logits + self.net(x.flip(-1))) / 2
         return logits
 
