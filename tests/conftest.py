@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from cnngan import config_dir
+from cnngan.utils.compose import compose_config as _compose_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
@@ -24,25 +22,8 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 def compose_config(
     config_name: str, overrides: Sequence[str] = (), output_dir: Path | None = None
 ) -> DictConfig:
-    """Compose a config exactly as the command line would, with all outputs under output_dir.
-
-    The Hydra runtime config is installed too, so `${hydra:...}` interpolations resolve and the
-    entry-point functions (train, evaluate, ...) can be called in-process.
-    """
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
-    if output_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.root_dir = str(REPO_ROOT)
-            cfg.paths.log_dir = str(output_dir)
-            cfg.paths.output_dir = str(output_dir)
-            cfg.hydra.runtime.output_dir = str(output_dir)
-            cfg.hydra.job.num = 0
-            if "extras" in cfg:
-                cfg.extras.print_config = False
-    HydraConfig().set_config(cfg)
-    return cfg
+    """The project's one `compose_config`, with the repository as root (data under data/)."""
+    return _compose_config(config_name, overrides, output_dir, root_dir=REPO_ROOT)
 
 
 @pytest.fixture

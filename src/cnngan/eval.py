@@ -32,28 +32,19 @@ def evaluation_data_config(
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from cnngan.utils.checkpoint import model_from_checkpoint
     from cnngan.utils.instantiate import instantiate_list
-    from cnngan.utils.run import (
-        apply_extras,
-        plain_metrics,
-        print_config_tree,
-        print_summary,
-        save_resolved_config,
-        write_metrics,
-    )
+    from cnngan.utils.entry import print_summary
+    from cnngan.utils.metrics_file import plain_metrics, write_metrics
 
     started = time.perf_counter()
-    apply_extras(cfg)
     if cfg.get("samples_path"):  # images of another program: the GAN metric suite
         from cnngan.metrics.run import evaluate_samples
 
-        save_resolved_config(cfg, cfg.paths.output_dir)
         return evaluate_samples(cfg)
     if not cfg.get("ckpt_path"):
-        raise ValueError("pass ckpt_path=<classifier or GAN checkpoint> or samples_path=<images>")
+        from cnngan.utils.errors import UserError
+
+        raise UserError("pass ckpt_path=<classifier or GAN checkpoint> or samples_path=<images>")
     model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
-    if cfg.get("extras", {}).get("print_config", True):
-        print_config_tree(cfg)
-    save_resolved_config(cfg, cfg.paths.output_dir)
     if callable(getattr(model, "generate", None)):  # a GAN: the metric suite of conf/metrics/
         from cnngan.metrics.run import evaluate_generator
 
@@ -73,7 +64,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    from cnngan.utils.entry import run_entry
+
+    run_entry(cfg, evaluate, command="cnngan-eval")
 
 
 if __name__ == "__main__":

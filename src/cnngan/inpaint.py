@@ -206,19 +206,10 @@ def flatten(all_metrics: dict[str, Any]) -> dict[str, float]:
 def run_inpaint(cfg: DictConfig) -> dict[str, float]:
     from cnngan.utils.checkpoint import model_from_checkpoint
     from cnngan.utils.rank import log
-    from cnngan.utils.run import (
-        apply_extras,
-        print_config_tree,
-        save_resolved_config,
-        write_metrics,
-    )
+    from cnngan.utils.metrics_file import write_metrics
 
     started = time.perf_counter()
-    apply_extras(cfg)
     out = Path(cfg.paths.output_dir)
-    if cfg.get("extras", {}).get("print_config", True):
-        print_config_tree(cfg)
-    save_resolved_config(cfg, out)
     torch.manual_seed(int(cfg.seed))
     model, stored = model_from_checkpoint(cfg.ckpt_path)
     if not callable(getattr(model, "sampling_generator", None)):
@@ -249,7 +240,9 @@ def run_inpaint(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="inpaint")
 def main(cfg: DictConfig) -> None:
-    run_inpaint(cfg)
+    from cnngan.utils.entry import run_entry
+
+    run_entry(cfg, run_inpaint, command="cnngan-inpaint")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ def predict(cfg: DictConfig) -> list[dict]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="predict")
 def main(cfg: DictConfig) -> None:
-    predict(cfg)
+    from cnngan.utils.entry import run_entry
+
+    run_entry(cfg, predict, command="cnngan-predict")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,9 @@ def interpolation_grid(gan: Any, cfg: DictConfig, use_ema: bool, out_dir: Path) 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="sample")
 def main(cfg: DictConfig) -> None:
-    sample(cfg)
+    from cnngan.utils.entry import run_entry
+
+    run_entry(cfg, sample, command="cnngan-sample")
 
 
 if __name__ == "__main__":

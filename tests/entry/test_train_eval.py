@@ -10,6 +10,7 @@ from cnngan.eval import evaluate
 from cnngan.predict import predict
 from cnngan.train import train
 from cnngan.utils.checkpoint import CheckpointError, load_checkpoint
+from cnngan.utils.entry import check_checkpoint_early, run_entry
 
 DIGITS_QUICK = [
     "data=digits",
@@ -164,8 +165,11 @@ def test_bad_resume_checkpoint_fails_before_writing(make_cfg, tmp_path: Path) ->
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"junk")
     cfg = make_cfg("train", DIGITS_QUICK + [f"ckpt_path={garbage}"], subdir="bad")
+    with pytest.raises(SystemExit) as exit_info:  # the entry frame: a user error is exit status 2
+        run_entry(cfg, train)
+    assert exit_info.value.code == 2
     with pytest.raises(CheckpointError):
-        train(cfg)
+        check_checkpoint_early(cfg)
     assert garbage.read_bytes() == b"junk"
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
 

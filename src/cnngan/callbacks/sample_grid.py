@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from cnngan.utils.images import log_image
+from cnngan.utils.log_images import log_image
 from cnngan.utils.rank import log
 
 

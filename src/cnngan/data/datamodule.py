@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class ImageDataModule(L.LightningDataModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        if name not in SOURCES:
+        if name not in SOURCES and name != "arrays":
             raise ValueError(f"unknown dataset name={name!r}; choose one of {sorted(SOURCES)}")
         self.name = name
         self.data_dir = Path(data_dir)
@@ -102,6 +103,47 @@ class ImageDataModule(L.LightningDataModule):
         self.train_set: InMemoryImages | None = None
         self.val_set: InMemoryImages | None = None
         self.test_set: InMemoryImages | None = None
+
+    # ------------------------------------------------------------------ other sources
+    def with_arrays(
+        self, arrays: ImageArrays, val_size: int | None = None, train_subset: int | None = None
+    ) -> ImageDataModule:
+        """A new data module with this one's settings (shape, normalization, augmentation, batch
+        sizes) that serves `arrays` instead of reading its dataset files.
+
+        The one way to train on images held in memory (generated samples, a benchmark's preloaded
+        copy): nobody writes a data module's fields from outside.
+        """
+        module = copy.copy(self)
+        module.trainer = None
+        module.val_size = self.val_size if val_size is None else int(val_size)
+        module.train_subset = train_subset
+        module._check(arrays)
+        module.arrays = arrays
+        module.train_set = module.val_set = module.test_set = None
+        return module
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: ImageArrays, name: str = "arrays", **kwargs: Any
+    ) -> ImageDataModule:
+        """A data module over images held in memory; `kwargs` as for the constructor (shape and
+        class count default to what `arrays` holds)."""
+        kwargs.setdefault("image_shape", tuple(arrays.train_x.shape[1:]))
+        kwargs.setdefault("num_classes", int(max(arrays.train_y.max(), arrays.test_y.max())) + 1)
+        kwargs.setdefault("val_size", 0)
+        module = cls(name=name, data_dir=".", download=False, **kwargs)
+        module._check(arrays)
+        module.arrays = arrays
+        return module
+
+    def split_images(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images and labels of "train", "val" or "test" (set up on first use)."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split={split!r}; choose train, val or test")
+        self.setup()
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        return dataset.images, dataset.labels
 
     # ------------------------------------------------------------------ loading
     def prepare_data(self) -> None:

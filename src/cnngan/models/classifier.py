@@ -19,7 +19,7 @@ from torchmetrics.classification import (
 )
 
 from cnngan.utils.checkpoint import to_plain_hparams
-from cnngan.utils.images import log_figure
+from cnngan.utils.log_images import log_figure
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]

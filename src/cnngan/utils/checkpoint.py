@@ -13,10 +13,12 @@ from typing import Any
 import lightning as L
 import torch
 
+from cnngan.utils.errors import UserError
+
 CONFIG_KEY = "cnngan"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A file that is missing, unreadable or not a cnngan checkpoint."""
 
 
@@ -96,7 +98,7 @@ def model_from_checkpoint(
     except RuntimeError as err:
         if not overrides:
             raise
-        raise ValueError(
+        raise CheckpointError(
             f"model overrides {dict(overrides)} do not fit the weights in {path}: only switches "
             f"that keep the architecture (e.g. model.tta_hflip) can be changed ({err})"
         ) from err

@@ -22,6 +22,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from cnngan.utils.errors import UserError
+
 log = logging.getLogger(__name__)
 
 JOB_FILE = "job.json"
@@ -50,8 +52,6 @@ def sweep_objective(metrics: Mapping[str, Any], name: str | None) -> float | Non
     Optuna sweeper records a FAIL trial. (Returning NaN would crash hydra-optuna-sweeper 1.x: it
     tells Optuna a FAIL state *with* values, which Optuna rejects.)
     """
-    from cnngan.utils.run import metric_value
-
     value = metric_value(metrics, name)
     if value is None or math.isfinite(value):
         return value
@@ -61,6 +61,18 @@ def sweep_objective(metrics: Mapping[str, Any], name: str | None) -> float | Non
         )
     log.warning("objective %s=%s is not finite: the run diverged", name, value)
     return value
+
+
+def metric_value(metrics: Mapping[str, Any], name: str | None) -> float | None:
+    """The value a sweeper optimizes; a clear error when the name is not among the metrics."""
+    if not name:
+        return None
+    if name not in metrics:
+        raise UserError(
+            f"optimized_metric={name!r} was not logged; logged metrics are: {sorted(metrics)}. "
+            "Set optimized_metric to one of them."
+        )
+    return float(metrics[name])
 
 
 def default_direction(metric: str | None) -> str:

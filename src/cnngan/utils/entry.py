@@ -1,0 +1,119 @@
+"""The frame every entry point runs in (in the spirit of the Lightning-Hydra template's
+`task_wrapper`): extras, config tree, resolved config saved, an early checkpoint check, the task,
+then one `finally` that closes W&B and the DDP group.
+
+A `UserError` (bad config value, missing data, bad checkpoint, bad images) ends the command with
+its message and exit status 2, no traceback; `HYDRA_FULL_ERROR=1` shows the traceback, and in a
+multirun the error is raised so the sweep records the job as failed and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+
+from cnngan.utils.errors import UserError
+from cnngan.utils.metrics_file import plain_metrics
+from cnngan.utils.rank import log
+
+T = TypeVar("T")
+
+
+def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "cnngan") -> T:
+    """Run `task(cfg)` inside the shared start-up and tear-down of every cnngan command."""
+    from cnngan.utils.distributed import finish_distributed
+
+    try:
+        apply_extras(cfg)
+        if (cfg.get("extras") or {}).get("print_config", True):
+            print_config_tree(cfg)
+        if "paths" in cfg and cfg.paths.get("output_dir"):
+            save_resolved_config(cfg, cfg.paths.output_dir)
+        check_checkpoint_early(cfg)
+        return task(cfg)
+    except UserError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
+            raise
+        print(f"{command}: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    finally:
+        finish_wandb()
+        finish_distributed()  # DDP: wait for the other ranks, free the port for the next job
+
+
+def check_checkpoint_early(cfg: DictConfig) -> None:
+    """Fail before any work (data loading, training) on a missing or unreadable `ckpt_path`."""
+    if cfg.get("ckpt_path"):
+        from cnngan.utils.checkpoint import load_checkpoint
+
+        load_checkpoint(cfg.ckpt_path)
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return False
+    return str(HydraConfig.get().mode) == "RunMode.MULTIRUN"
+
+
+def finish_wandb() -> None:
+    """Close the W&B run so a multirun's next job starts a new one (no-op without wandb)."""
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
+def apply_extras(cfg: DictConfig) -> None:
+    """`extras.ignore_warnings`: silence Python warnings and Lightning's rank-zero chatter."""
+    if (cfg.get("extras") or {}).get("ignore_warnings"):
+        warnings.filterwarnings("ignore")
+        for name in (
+            "lightning.pytorch.utilities.rank_zero",
+            "lightning.fabric.utilities.rank_zero",
+        ):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def print_config_tree(cfg: DictConfig) -> None:
+    """Print the resolved config as a rich tree, one branch per group."""
+    import rich
+    import rich.syntax
+    import rich.tree
+
+    tree = rich.tree.Tree("CONFIG", style="dim", guide_style="dim")
+    first = [k for k in ("data", "model", "trainer", "callbacks", "logger", "paths") if k in cfg]
+    for key in first + [k for k in cfg if k not in first]:
+        value = cfg[key]
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
+        tree.add(key, style="bold").add(rich.syntax.Syntax(text, "yaml"))
+    rich.print(tree)
+
+
+def save_resolved_config(cfg: DictConfig, save_dir: str | Path) -> Path:
+    path = Path(save_dir) / "config_resolved.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return path
+
+
+def print_summary(metrics: Mapping[str, Any], wall_s: float, run_dir: str | Path) -> None:
+    """Log the test metrics, the best validation accuracy, the wall time and the run folder."""
+    shown = {
+        k: v for k, v in plain_metrics(metrics).items() if k.startswith(("test/", "val/acc_best"))
+    }
+    lines = [f"  {k:<22} {v:.4f}" for k, v in shown.items()]
+    log.info(
+        "Summary\n%s\n  %-22s %.1f s\n  run dir: %s", "\n".join(lines), "wall time", wall_s, run_dir
+    )

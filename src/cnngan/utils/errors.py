@@ -1,0 +1,13 @@
+"""The user's mistakes, as one exception type: the entry-point frame prints its message and exits
+with status 2, no traceback (HYDRA_FULL_ERROR=1 shows one). Bugs stay ordinary exceptions."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad config value, missing data, bad checkpoint, bad images).
+
+    The message names the problem and the fix.
+    """
+
+    exit_code = 2
