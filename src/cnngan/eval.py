@@ -31,8 +31,8 @@ def evaluation_data_config(
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from cnngan.utils.checkpoint import model_from_checkpoint
-    from cnngan.utils.instantiate import instantiate_list
     from cnngan.utils.entry import print_summary
+    from cnngan.utils.instantiate import instantiate_list
     from cnngan.utils.metrics_file import plain_metrics, write_metrics
 
     started = time.perf_counter()

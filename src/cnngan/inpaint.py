@@ -205,8 +205,8 @@ def flatten(all_metrics: dict[str, Any]) -> dict[str, float]:
 
 def run_inpaint(cfg: DictConfig) -> dict[str, float]:
     from cnngan.utils.checkpoint import model_from_checkpoint
-    from cnngan.utils.rank import log
     from cnngan.utils.metrics_file import write_metrics
+    from cnngan.utils.rank import log
 
     started = time.perf_counter()
     out = Path(cfg.paths.output_dir)

@@ -6,7 +6,7 @@ import torch
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA if available, else Apple MPS if available, else CPU; anything else as given."""
+    """ "auto" -> CUDA if available, else Apple MPS if available, else CPU; anything else as given."""
     if isinstance(name, torch.device):
         return name
     if name == "auto":
