@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP) ## create the environment (.venv unless one is active) and install cnngan
 
 data: $(STAMP) ## make sure Fashion-MNIST is present (data dir, Debian package or download)
-	$(PY) -m cnngan.data.fetch fashion_mnist --data-dir data
+	$(PY) -m cnngan.data.fetch fashion_mnist --data-dir data --install-package
 
 train: data ## train the default experiment (CNN on Fashion-MNIST)
 	$(BIN)/cnngan-train $(ARGS)
@@ -88,9 +88,10 @@ inpaint: data ## complete test images by GAN inversion vs baselines: make inpain
 augment-study: data ## GAN data augmentation study (reduced: make augment-study ARGS="--k 10 100")
 	$(PY) scripts/augmentation_study.py $(ARGS)
 
-lint: $(STAMP) ## ruff check
+lint: $(STAMP) ## ruff check + format check + import layers (lint-imports, contracts in pyproject.toml)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## ruff format + autofix
 	$(BIN)/ruff format src tests scripts

@@ -28,9 +28,19 @@ def test_group_option_composes(group: str, option: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("experiment", _options("experiment"))
 def test_experiment_composes_and_instantiates_model(experiment: str, tmp_path: Path) -> None:
+    """Each experiment builds the model its config names, shaped by the data config."""
+    import torch
+
     cfg = compose_config("train", [f"experiment={experiment}", "data=digits"], tmp_path)
     model = hydra.utils.instantiate(cfg.model)
-    assert model is not None
+    assert type(model).__name__ == cfg.model._target_.rsplit(".", 1)[-1]
+    model.eval()
+    shape = tuple(cfg.data.image_shape)
+    with torch.no_grad():
+        if callable(getattr(model, "generate", None)):  # a GAN: samples have the data's shape
+            assert tuple(model.generate(2).shape) == (2, *shape)
+        else:  # a classifier: one logit per class of the data
+            assert tuple(model(torch.zeros(2, *shape)).shape) == (2, cfg.data.num_classes)
 
 
 @pytest.mark.parametrize("config_name", ["train", "eval", "predict"])

@@ -2,86 +2,95 @@
 
 cnngan-predict ckpt_path=<run>/checkpoints/best.ckpt input=shirt.png
 cnngan-predict ckpt_path=<...> input=folder_of_images/ resize=true
+
+Gray and RGB files are converted to the model's channel count; a file of another size is resized
+with resize=true and refused otherwise (exit status 2, with the fix in the message).
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
 from omegaconf import DictConfig
 
 from cnngan import config_dir
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
-
-
-def list_images(input_path: str | Path) -> list[Path]:
-    path = Path(input_path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if files:
-            return files
-        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
-    raise FileNotFoundError(f"input={path} is neither an image file nor a folder")
+from cnngan.data.datamodule import ImageDataModule
+from cnngan.models import ImageClassifier
+from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
+from cnngan.utils.errors import UserError
+from cnngan.utils.image_io import image_files, load_images
+from cnngan.utils.rank import log
 
 
-def read_images(files: list[Path], image_shape: tuple[int, int, int], resize: bool) -> torch.Tensor:
-    """Decode files to one uint8 batch of `image_shape`, converting grayscale/RGB as the model needs."""
-    from torchvision.io import ImageReadMode, decode_image
-    from torchvision.transforms.v2.functional import resize as resize_fn
-
-    channels, height, width = image_shape
-    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
-    images = []
-    for file in files:
-        try:
-            image = decode_image(str(file), mode=mode)
-        except RuntimeError as err:
-            raise ValueError(f"cannot decode {file} as an image: {err}") from err
-        if tuple(image.shape[1:]) != (height, width):
-            if not resize:
-                raise ValueError(
-                    f"{file} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height} "
-                    "images; pass resize=true to resize it, or give images of the right size."
-                )
-            image = resize_fn(image, [height, width], antialias=True)
-        images.append(image)
-    return torch.stack(images)
+def check_settings(cfg: DictConfig) -> None:
+    for name in ("top_k", "batch_size"):
+        if int(cfg[name]) < 1:
+            raise UserError(f"{name}={cfg[name]} must be at least 1")
 
 
-def predict(cfg: DictConfig) -> list[dict]:
-    from cnngan.utils.checkpoint import model_from_checkpoint
-    from cnngan.utils.rank import log
-
+def load_classifier(cfg: DictConfig) -> tuple[ImageClassifier, ImageDataModule]:
+    """The classifier in `cfg.ckpt_path` and its data module (shape, class names, normalization)."""
     model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
+    if not isinstance(model, ImageClassifier):
+        raise CheckpointError(
+            f"{cfg.ckpt_path} holds a model of class {type(model).__name__}, not a classifier; cnngan-predict "
+            "needs the checkpoint of a classifier run (cnngan-train, e.g. model=cnn)"
+        )
     datamodule = hydra.utils.instantiate({**stored["data"], "data_dir": cfg.paths.data_dir})
-    files = list_images(cfg.input)
-    images = read_images(files, datamodule.image_shape, cfg.resize)
-    names = datamodule.class_names
+    return model, datamodule
+
+
+def read_inputs(
+    input_path: str, image_shape: tuple[int, int, int], resize: bool
+) -> tuple[list[Path], torch.Tensor]:
+    """The image files at `input_path` as one uint8 batch of the model's shape: gray/RGB are
+    converted to the model's channels; another size is resized with resize=true, else refused."""
+    channels, height, width = image_shape
+    try:
+        files = image_files(input_path)
+        return files, load_images(files, channels, (height, width), resize)
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(f"input={input_path}: {err}") from err
+
+
+def top_classes(probs: torch.Tensor, k: int, names: list[str]) -> list[dict[str, Any]]:
+    """Per image: class_1, prob_1, ..., class_k, prob_k (most likely first)."""
+    top = probs.topk(min(k, probs.shape[1]), dim=1)
+    rows = []
+    for values, indices in zip(top.values, top.indices, strict=True):
+        row: dict[str, Any] = {}
+        for rank, (p, c) in enumerate(zip(values, indices, strict=True), start=1):
+            row[f"class_{rank}"], row[f"prob_{rank}"] = names[int(c)], round(float(p), 5)
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def predict(cfg: DictConfig) -> list[dict[str, Any]]:
+    """One row per image file: its path and its top_k classes with probabilities."""
+    check_settings(cfg)
+    model, datamodule = load_classifier(cfg)
+    files, images = read_inputs(cfg.input, datamodule.image_shape, cfg.resize)
     rows = []
     with torch.inference_mode():
         for start in range(0, len(files), cfg.batch_size):
             x = datamodule.transform(images[start : start + cfg.batch_size])
-            probs = model(x).softmax(dim=1)
-            top = probs.topk(min(cfg.top_k, probs.shape[1]), dim=1)
-            for i, file in enumerate(files[start : start + cfg.batch_size]):
-                row = {"file": str(file)}
-                for rank, (p, c) in enumerate(
-                    zip(top.values[i], top.indices[i], strict=True), start=1
-                ):
-                    row[f"class_{rank}"], row[f"prob_{rank}"] = names[int(c)], round(float(p), 5)
-                rows.append(row)
-    out = Path(cfg.paths.output_dir) / "predictions.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+            top = top_classes(model(x).softmax(dim=1), cfg.top_k, datamodule.class_names)
+            batch_files = files[start : start + cfg.batch_size]
+            rows += [{"file": str(f), **row} for f, row in zip(batch_files, top, strict=True)]
+    out = write_csv(rows, Path(cfg.paths.output_dir) / "predictions.csv")
     for row in rows:
         log.info("%s -> %s (%.3f)", row["file"], row["class_1"], row["prob_1"])
     log.info("predictions written to %s", out)

@@ -24,6 +24,10 @@ import torch
 from omegaconf import DictConfig
 
 from cnngan import config_dir
+from cnngan.apps.gan_checkpoint import load_gan
+from cnngan.utils.device import resolve_device
+from cnngan.utils.errors import UserError
+from cnngan.utils.image_io import image_grid, save_grid, to_uint8
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -39,72 +43,68 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     ]
 
 
+class SampleRequestError(UserError, ValueError):
+    """A request the GAN cannot serve (n, labels, grid sizes): a user error and a bad value."""
+
+
 def parse_labels(labels: Any, n: int, num_classes: int) -> torch.Tensor | None:
     """labels=null -> balanced/none; an int -> that class for all n; a list -> repeated to n."""
     if labels is None:
         return None
-    values = [int(labels)] if isinstance(labels, int | str) else [int(v) for v in labels]
+    try:
+        values = [int(labels)] if isinstance(labels, int | str) else [int(v) for v in labels]
+    except (TypeError, ValueError):
+        values = []
     if not values or any(not 0 <= v < num_classes for v in values):
-        raise ValueError(f"labels={labels} must be class indices in [0, {num_classes - 1}]")
+        raise SampleRequestError(
+            f"labels={labels} must be class indices in [0, {num_classes - 1}]: one (labels=3) "
+            "or a list (labels=[0,5])"
+        )
     return torch.tensor(values * math.ceil(n / len(values)))[:n]
 
 
-def load_gan(ckpt_path: str, device: str) -> tuple[Any, dict[str, Any]]:
-    from cnngan.models.gan import GAN
-    from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
-
-    model, config = model_from_checkpoint(ckpt_path)
-    if not isinstance(model, GAN):
-        raise CheckpointError(
-            f"{ckpt_path} holds a {type(model).__name__}, not a GAN; cnngan-sample needs a checkpoint "
-            "of a GAN experiment (e.g. experiment=gan_dcgan)"
-        )
-    return model.to(device), config
+def check_counts(cfg: DictConfig) -> None:
+    """Fail before loading anything on counts that cannot make an image."""
+    names = ["n", "batch_size"] + (["interp_rows", "interp_steps"] if cfg.interpolate else [])
+    if cfg.nrow is not None:
+        names.append("nrow")
+    for name in names:
+        if int(cfg[name]) < 1:
+            raise SampleRequestError(f"{name}={cfg[name]} must be at least 1")
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+def sample_labels(cfg: DictConfig, hp: Any, n: int) -> torch.Tensor | None:
+    """The class of every sample: cfg.labels, or one class per row for a conditional GAN."""
+    if not hp.conditional:
+        if cfg.labels is not None:
+            raise SampleRequestError(
+                f"labels={cfg.labels} needs a conditional GAN, and {cfg.ckpt_path} holds an "
+                "unconditional one; drop labels=... (or sample from a conditional GAN)"
+            )
+        return None
+    if cfg.labels is not None:
+        return parse_labels(cfg.labels, n, hp.num_classes)
+    return torch.arange(n) // (cfg.nrow or hp.num_classes) % hp.num_classes
 
 
 def sample(cfg: DictConfig) -> dict[str, Path]:
     """Write the grid, the tensor file and (optionally) the interpolation grid; return their paths."""
-    from cnngan.callbacks.sample_grid import image_grid, save_grid
     from cnngan.utils.rank import log
 
-    device = resolve_device(cfg.device)
-    gan, _ = load_gan(cfg.ckpt_path, device)
-    hp = gan.hparams
-    n = int(cfg.n)
-    if n < 1:
-        raise ValueError(f"n={n} must be at least 1")
+    check_counts(cfg)
+    gan, _ = load_gan(cfg.ckpt_path, "cnngan-sample", resolve_device(cfg.device))
+    hp, n = gan.hparams, int(cfg.n)
     use_ema = bool(cfg.use_ema) and gan.generator_ema is not None
     if cfg.use_ema and gan.generator_ema is None:
         log.info("the checkpoint has no EMA generator; sampling with the trained generator")
-    labels = parse_labels(cfg.labels, n, hp.num_classes) if hp.conditional else None
-    if cfg.labels is not None and not hp.conditional:
-        raise ValueError("labels=... needs a conditional GAN; this one is unconditional")
-    if hp.conditional and labels is None:  # one class per row, rows cycling through the classes
-        labels = torch.arange(n) // (cfg.nrow or hp.num_classes) % hp.num_classes
-    generator = torch.Generator().manual_seed(int(cfg.seed))
-    z = torch.randn(n, hp.latent_dim, generator=generator)
-    images = torch.cat(
-        [
-            gan.decode(
-                z[i : i + cfg.batch_size],
-                None if labels is None else labels[i : i + cfg.batch_size],
-                use_ema,
-            )
-            for i in range(0, n, cfg.batch_size)
-        ]
-    ).cpu()
+    labels = sample_labels(cfg, hp, n)
+    z = torch.randn(n, hp.latent_dim, generator=torch.Generator().manual_seed(int(cfg.seed)))
+    images = gan.decode(z, labels, use_ema, batch_size=int(cfg.batch_size)).cpu()
     out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     nrow = cfg.nrow or (hp.num_classes if hp.conditional else max(1, round(math.sqrt(n))))
-    paths = {"grid": save_grid(image_grid(images, nrow), out_dir / "samples.png")}
+    paths = {"grid": save_grid(image_grid(images, nrow, "symmetric"), out_dir / "samples.png")}
     payload: dict[str, Any] = {
-        "images": ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8),
+        "images": to_uint8(images, "symmetric"),
         "ckpt_path": str(cfg.ckpt_path),
         "use_ema": use_ema,
         "seed": int(cfg.seed),
@@ -121,8 +121,6 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
 
 
 def interpolation_grid(gan: Any, cfg: DictConfig, use_ema: bool, out_dir: Path) -> Path:
-    from cnngan.callbacks.sample_grid import image_grid, save_grid
-
     hp = gan.hparams
     rows, steps = int(cfg.interp_rows), int(cfg.interp_steps)
     generator = torch.Generator().manual_seed(int(cfg.seed) + 1)
@@ -135,7 +133,7 @@ def interpolation_grid(gan: Any, cfg: DictConfig, use_ema: bool, out_dir: Path) 
             row_labels = parse_labels(cfg.labels, rows, hp.num_classes)
         labels = row_labels.repeat_interleave(steps)
     images = gan.decode(z, labels, use_ema).cpu()
-    return save_grid(image_grid(images, steps), out_dir / "interpolation.png")
+    return save_grid(image_grid(images, steps, "symmetric"), out_dir / "interpolation.png")
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="sample")

@@ -1,4 +1,4 @@
-"""A cnngan checkpoint of a tiny, untrained DCGAN for the 8x8 digits (no training needed)."""
+"""cnngan checkpoints of tiny, untrained models for the 8x8 digits (no training needed)."""
 
 from __future__ import annotations
 
@@ -19,22 +19,28 @@ DIGITS = [
 ]
 
 
-def tiny_gan_checkpoint(path: Path, conditional: bool = True) -> Path:
-    """Written directly: model_from_checkpoint rebuilds it from the stored config exactly as it
-    rebuilds a checkpoint of a training run."""
-    cfg = compose_config(
-        "train",
-        ["experiment=augment_gan", *DIGITS, f"model.conditional={conditional}"],
-        path.parent,
-    )
+def tiny_checkpoint(path: Path, overrides: list[str], model_class: str) -> Path:
+    """An untrained model of the composed train config, saved as cnngan-train saves one:
+    model_from_checkpoint rebuilds it from the stored config exactly as it rebuilds a checkpoint of
+    a training run."""
+    cfg = compose_config("train", overrides, path.parent)
     torch.manual_seed(0)
     model = hydra.utils.instantiate(cfg.model)
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra")
-    torch.save(
-        {"state_dict": model.state_dict(), "cnngan": {"config": config, "model_class": "GAN"}}, path
-    )
+    state = {"config": config, "model_class": model_class}
+    torch.save({"state_dict": model.state_dict(), "cnngan": state}, path)
     return path
+
+
+def tiny_gan_checkpoint(path: Path, conditional: bool = True) -> Path:
+    overrides = ["experiment=augment_gan", *DIGITS, f"model.conditional={conditional}"]
+    return tiny_checkpoint(path, overrides, "GAN")
+
+
+def tiny_classifier_checkpoint(path: Path) -> Path:
+    overrides = ["data=digits", "model.net.channels=[4,8]", "model.net.fc_dims=[16]"]
+    return tiny_checkpoint(path, overrides, "ImageClassifier")
 
 
 @pytest.fixture(scope="session")

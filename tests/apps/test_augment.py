@@ -11,10 +11,12 @@ from cnngan.apps.augment import (
     FewShotDataModule,
     mixing_weights,
     parse_k,
+    sample_conditional_gan,
     select_per_class,
-    to_uint8,
 )
-from tests.apps.conftest import tiny_gan_checkpoint
+from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
+from cnngan.utils.errors import UserError
+from tests.apps.conftest import tiny_classifier_checkpoint, tiny_gan_checkpoint
 
 
 def datamodule(**kwargs) -> FewShotDataModule:
@@ -37,7 +39,7 @@ def test_select_per_class_takes_k_of_every_class_deterministically() -> None:
     assert torch.equal(torch.bincount(labels[idx], minlength=10), torch.full((10,), 7))
     assert torch.equal(idx, select_per_class(labels, 7, 10, seed=3))
     assert not torch.equal(idx, select_per_class(labels, 7, 10, seed=4))
-    with pytest.raises(ValueError, match="only 30"):
+    with pytest.raises(UserError, match="only 30 training images.*smaller k"):
         select_per_class(labels, 31, 10, seed=0)
     assert parse_k("all") is None and parse_k(None) is None and parse_k("10") == 10
 
@@ -54,8 +56,16 @@ def test_mixing_weights_give_the_ratio(ratio: float) -> None:
     assert torch.equal(mixing_weights(50, 700, 0.0)[50:], torch.zeros(700, dtype=torch.float64))
 
 
-def test_to_uint8_maps_the_gan_range() -> None:
-    assert to_uint8(torch.tensor([-1.0, 0.0, 1.0, 2.0])).tolist() == [0, 128, 255, 255]
+def test_synthetic_pool_is_the_gans_images_as_uint8(gan_ckpt: Path) -> None:
+    images, labels = sample_conditional_gan(gan_ckpt, 3, 10, (1, 8, 8), seed=5)
+    assert labels.tolist() == [c for c in range(10) for _ in range(3)]
+    gan, _ = model_from_checkpoint(gan_ckpt)
+    z = torch.randn(30, gan.hparams.latent_dim, generator=torch.Generator().manual_seed(5))
+    expected = (gan.decode(z, labels) + 1) * 127.5  # [-1, 1] -> [0, 255], computed here
+    assert images.dtype == torch.uint8
+    assert (images.float() - expected).abs().max() <= 0.5 + 1e-4
+    with pytest.raises(CheckpointError, match="the data has 7 of shape"):
+        sample_conditional_gan(gan_ckpt, 3, 7, (1, 8, 8))
 
 
 def test_few_shot_data_module_mixes_real_and_synthetic(gan_ckpt: Path) -> None:
@@ -94,7 +104,11 @@ def test_synthetic_needs_a_conditional_checkpoint(tmp_path: Path) -> None:
         datamodule(synthetic={"ratio": 1.0, "ckpt_path": None})
     ckpt = tiny_gan_checkpoint(tmp_path / "uncond.ckpt", conditional=False)
     dm = datamodule(k_per_class=2, synthetic={"ckpt_path": str(ckpt), "ratio": 0.5})
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(CheckpointError, match="unconditional GAN; data.synthetic.ckpt_path"):
+        dm.setup("fit")
+    clf = tiny_classifier_checkpoint(tmp_path / "clf.ckpt")
+    dm = datamodule(k_per_class=2, synthetic={"ckpt_path": str(clf), "ratio": 0.5})
+    with pytest.raises(CheckpointError, match="holds a model of class ImageClassifier, not a GAN"):
         dm.setup("fit")
 
 

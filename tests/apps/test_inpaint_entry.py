@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from cnngan.inpaint import load_image_files, run_inpaint
+from cnngan.inpaint import read_image_input, run_inpaint
+from cnngan.utils.errors import UserError
 
 FAST = ["n=6", "inversion.steps=5", "inversion.restarts=2", "grid_images=4", "device=cpu"]
 
@@ -36,15 +38,28 @@ def test_image_files_are_loaded_and_resized(tmp_path: Path) -> None:
     for i in range(3):
         Image.fromarray(np.full((16, 20, 3), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i}.png")
     (tmp_path / "notes.txt").write_text("not an image")
-    images = load_image_files(tmp_path, (1, 8, 8))
-    assert images.shape == (3, 1, 8, 8) and images.dtype.is_floating_point is False
+    images = read_image_input(str(tmp_path), (1, 8, 8))
+    assert images.shape == (3, 1, 8, 8) and images.dtype == torch.uint8
     assert images[2].float().mean().item() == pytest.approx(80, abs=1)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no image file"):
-        load_image_files(tmp_path / "empty", (1, 8, 8))
+    with pytest.raises(UserError, match="no image files"):
+        read_image_input(str(tmp_path / "empty"), (1, 8, 8))
 
 
-def test_unknown_mask_fails_before_work(make_cfg, gan_ckpt: Path) -> None:
-    cfg = make_cfg("inpaint", [f"ckpt_path={gan_ckpt}", "mask=triangle", *FAST])
-    with pytest.raises(ValueError, match="unknown mask"):
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("mask=triangle", "mask=.*choose one or more of center"),
+        ("baselines=[mean,magic]", "baselines=.*choose among"),
+        ("n=0", "n=0 must be at least 1"),
+        ("mask_params.random_frac=1.5", "random_frac=1.5"),
+        ("inversion.blend=smear", "blend='smear'"),
+    ],
+)
+def test_bad_settings_fail_before_work(
+    make_cfg, tmp_path: Path, override: str, message: str
+) -> None:
+    missing = tmp_path / "never_loaded.ckpt"  # the settings are refused before the checkpoint
+    cfg = make_cfg("inpaint", [f"ckpt_path={missing}", override, *FAST])
+    with pytest.raises(UserError, match=message):
         run_inpaint(cfg)

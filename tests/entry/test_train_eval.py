@@ -109,6 +109,7 @@ def test_predict_images(trained_digits, make_cfg, tmp_path: Path) -> None:
     from torchvision.io import write_png
 
     from cnngan.data.sources import load_digits
+    from cnngan.utils.errors import UserError
 
     _, run_dir = trained_digits
     arrays = load_digits()
@@ -130,7 +131,9 @@ def test_predict_images(trained_digits, make_cfg, tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.mkdir()
     write_png(torch.zeros(1, 28, 28, dtype=torch.uint8), str(big / "x.png"))
-    with pytest.raises(ValueError, match="resize=true"):
+    with pytest.raises(
+        UserError, match="x.png is 28x28 but 8x8 images are needed; pass resize=true"
+    ):
         predict(
             make_cfg(
                 "predict",

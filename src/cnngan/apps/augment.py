@@ -26,7 +26,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from cnngan.apps.gan_checkpoint import load_gan
 from cnngan.data.datamodule import ImageDataModule, InMemoryImages, keep_batch
+from cnngan.utils.checkpoint import CheckpointError
+from cnngan.utils.errors import UserError
+from cnngan.utils.image_io import to_uint8
 from cnngan.utils.rank import log
 
 ALL = "all"
@@ -76,8 +80,9 @@ def select_per_class(labels: torch.Tensor, k: int, num_classes: int, seed: int) 
     for c in range(num_classes):
         members = (labels == c).nonzero().flatten()
         if len(members) < k:
-            raise ValueError(
-                f"class {c} has only {len(members)} training images; cannot take k={k}"
+            raise UserError(
+                f"class {c} has only {len(members)} training images; cannot take "
+                f"data.k_per_class={k}: choose a smaller k (or 'all')"
             )
         chosen.append(members[torch.randperm(len(members), generator=gen)[:k]])
     return torch.cat(chosen).sort().values
@@ -93,11 +98,6 @@ def mixing_weights(n_real: int, n_synthetic: int, ratio: float) -> torch.Tensor:
     return torch.cat([real, synthetic])
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """GAN images in [-1, 1] -> uint8 in [0, 255] (as if saved to an image file)."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
 def sample_conditional_gan(
     ckpt_path: str | Path,
     per_class: int,
@@ -108,25 +108,20 @@ def sample_conditional_gan(
     batch_size: int = 1000,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`per_class` uint8 images of every class from a conditional GAN checkpoint, and labels."""
-    from cnngan.utils.checkpoint import model_from_checkpoint
-
-    model, _ = model_from_checkpoint(ckpt_path)
+    model, _ = load_gan(ckpt_path, "data.synthetic.ckpt_path", conditional=True)
     hp = model.hparams
-    if not hp.get("conditional", False):
-        raise ValueError(
-            f"{ckpt_path} holds an unconditional GAN; augmentation needs conditional=true"
-        )
     if int(hp.num_classes) != num_classes or tuple(hp.image_shape) != tuple(image_shape):
-        raise ValueError(
-            f"{ckpt_path}: GAN makes {hp.num_classes} classes of shape {list(hp.image_shape)}, "
-            f"the data has {num_classes} of shape {list(image_shape)}"
+        raise CheckpointError(
+            f"{ckpt_path}: the GAN makes {hp.num_classes} classes of shape "
+            f"{list(hp.image_shape)}, the data has {num_classes} of shape {list(image_shape)}; "
+            "give data.synthetic.ckpt_path a GAN trained on this dataset"
         )
     labels = torch.arange(num_classes).repeat_interleave(per_class)
     gen = torch.Generator().manual_seed(seed)
     images = []
     for chunk in labels.split(batch_size):
         z = torch.randn(len(chunk), int(hp.latent_dim), generator=gen)
-        images.append(to_uint8(model.decode(z, chunk, use_ema=use_ema).cpu()))
+        images.append(to_uint8(model.decode(z, chunk, use_ema=use_ema).cpu(), "symmetric"))
     return torch.cat(images), labels
 
 

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from cnngan.data.sources import SOURCES, ImageArrays
 from cnngan.data.transforms import BatchTransform
+from cnngan.utils.errors import UserError
 
 
 class InMemoryImages(Dataset):
@@ -79,7 +80,7 @@ class ImageDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if name not in SOURCES and name != "arrays":
-            raise ValueError(f"unknown dataset name={name!r}; choose one of {sorted(SOURCES)}")
+            raise UserError(f"unknown dataset name={name!r}; choose one of {sorted(SOURCES)}")
         self.name = name
         self.data_dir = Path(data_dir)
         self.image_shape = tuple(int(s) for s in image_shape)
@@ -160,13 +161,13 @@ class ImageDataModule(L.LightningDataModule):
     def _check(self, arrays: ImageArrays) -> None:
         found = tuple(arrays.train_x.shape[1:])
         if found != self.image_shape:
-            raise ValueError(
+            raise UserError(
                 f"data config says image_shape={list(self.image_shape)} but {self.name} holds "
                 f"images of shape {list(found)}; fix data.image_shape (models take it from there)."
             )
         n_labels = int(max(arrays.train_y.max(), arrays.test_y.max())) + 1
         if n_labels > self.num_classes:
-            raise ValueError(
+            raise UserError(
                 f"data config says num_classes={self.num_classes} but {self.name} has labels up "
                 f"to {n_labels - 1}; fix data.num_classes."
             )

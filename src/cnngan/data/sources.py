@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnngan.utils.errors import UserError
+
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -22,11 +24,11 @@ IDX_FILES = {
 }
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """Raised when a dataset is in none of the places we look and cannot be downloaded."""
 
 
-class CorruptDataError(ValueError):
+class CorruptDataError(UserError, ValueError):
     """Raised when a dataset file exists but is truncated or not what its name says."""
 
 

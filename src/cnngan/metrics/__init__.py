@@ -1,8 +1,9 @@
 """GAN metrics: the project's evaluator network, FID/KID/IS (torchmetrics with the evaluator as
 feature network), precision/recall, density/coverage, mode coverage and CAS.
 
+Pure measurement: tensors or a feature network in, numbers out (no Hydra, no entry points).
 Image convention: uint8 in [0, 255] or floats in [0, 1], shape (N, C, H, W); GAN outputs in
-[-1, 1] go through `to_unit_range` first.
+[-1, 1] go through `cnngan.utils.image_io.to_unit(images, "symmetric")` first.
 """
 
 from cnngan.metrics.evaluator import (
@@ -11,8 +12,8 @@ from cnngan.metrics.evaluator import (
     FeatureNet,
     available_evaluators,
     load_evaluator,
-    to_unit_range,
 )
+from cnngan.metrics.feature_nets import build_feature_net
 from cnngan.metrics.functional import fid_from_features, knn_metrics, mode_coverage
 from cnngan.metrics.suite import SCORE_KEYS, GanMetrics, score_images
 
@@ -23,10 +24,10 @@ __all__ = [
     "FeatureNet",
     "GanMetrics",
     "available_evaluators",
+    "build_feature_net",
     "fid_from_features",
     "knn_metrics",
     "load_evaluator",
     "mode_coverage",
     "score_images",
-    "to_unit_range",
 ]

@@ -17,11 +17,7 @@ from typing import Any
 import torch
 
 from cnngan.data.sources import ImageArrays
-
-
-def to_uint8(images01: torch.Tensor) -> torch.Tensor:
-    """[0, 1] floats -> uint8, as if the samples had been saved as image files."""
-    return (images01.clamp(0, 1) * 255).round().to(torch.uint8)
+from cnngan.utils.image_io import to_uint8
 
 
 def labeled_samples(
@@ -33,27 +29,18 @@ def labeled_samples(
     """n uint8 images with balanced labels from `sample(n, labels) -> images in [0, 1]`."""
     labels = torch.arange(n) % num_classes
     labels = labels[torch.randperm(n, generator=torch.Generator().manual_seed(0))]
-    images = [to_uint8(sample(len(chunk), chunk)) for chunk in labels.split(batch_size)]
+    images = [to_uint8(sample(len(chunk), chunk), "unit") for chunk in labels.split(batch_size)]
     return torch.cat(images), labels
 
 
 def train_and_test(
-    datamodule: Any,
-    model_factory: Callable[[], Any],
-    arrays: ImageArrays,
-    epochs: int,
-    seed: int,
-    out_dir: str,
+    datamodule: Any, model_factory: Callable[[], Any], epochs: int, seed: int, out_dir: str
 ) -> float:
-    """Fit a fresh classifier on arrays.train_* (no validation) and return its accuracy on
-    arrays.test_*."""
+    """Fit a fresh classifier on the data module's training split (no validation) and return its
+    accuracy on its test split."""
     import lightning as L
 
     L.seed_everything(seed, workers=True, verbose=False)
-    datamodule.arrays = arrays
-    datamodule.val_size = 0
-    datamodule.train_set = None
-    datamodule.train_subset = None
     model = model_factory()
     trainer = L.Trainer(
         max_epochs=epochs,
@@ -83,26 +70,29 @@ def classification_accuracy_score(
     out_dir: str,
 ) -> dict[str, float]:
     """CAS (classifier trained on `num_train` generated images) and the same classifier trained
-    on `num_train` real training images, both tested on the real test split."""
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    real = datamodule.arrays
-    real_train = datamodule.train_set
-    num_classes = datamodule.num_classes
-    fake_x, fake_y = labeled_samples(sample, num_train, num_classes)
-    pick = torch.randperm(len(real_train), generator=torch.Generator().manual_seed(seed))[
-        :num_train
-    ]
-    real_arrays = ImageArrays(
-        real_train.images[pick], real_train.labels[pick], real.test_x, real.test_y
-    )
-    fake_arrays = ImageArrays(fake_x, fake_y, real.test_x, real.test_y)
-    cas = train_and_test(datamodule, model_factory, fake_arrays, epochs, seed, out_dir)
-    real_acc = train_and_test(datamodule, model_factory, real_arrays, epochs, seed, out_dir)
+    on `num_train` real training images, both tested on the real test split.
+
+    `datamodule` is an `ImageDataModule` of the GAN's dataset; both trainings run on copies of it
+    (`with_arrays`) that hold the training images of each side and the real test split.
+    """
+    train_x, train_y = datamodule.split_images("train")
+    test_x, test_y = datamodule.split_images("test")
+    fake_x, fake_y = labeled_samples(sample, num_train, datamodule.num_classes)
+    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:num_train]
+    sides = {
+        "fake": ImageArrays(fake_x, fake_y, test_x, test_y),
+        "real": ImageArrays(train_x[pick], train_y[pick], test_x, test_y),
+    }
+    acc = {
+        side: train_and_test(
+            datamodule.with_arrays(arrays, val_size=0), model_factory, epochs, seed, out_dir
+        )
+        for side, arrays in sides.items()
+    }
     return {
-        "cas_acc": cas,
-        "cas_real_acc": real_acc,
-        "cas_ratio": cas / real_acc if real_acc > 0 else float("nan"),
-        "cas_num_train": float(min(num_train, len(pick))),
+        "cas_acc": acc["fake"],
+        "cas_real_acc": acc["real"],
+        "cas_ratio": acc["fake"] / acc["real"] if acc["real"] > 0 else float("nan"),
+        "cas_num_train": float(len(pick)),
         "cas_epochs": float(epochs),
     }

@@ -4,7 +4,7 @@ Inception Score and mode coverage.
 
 Image convention (one for every metric): images enter as floats in [0, 1] of shape (N, C, H, W),
 or as uint8 in [0, 255]; the evaluator applies its own training normalization. Use
-`to_unit_range` for GAN outputs in [-1, 1].
+`cnngan.utils.image_io.to_unit(images, "symmetric")` for GAN outputs in [-1, 1].
 
 The weights ship as package data (`cnngan/metrics/weights/<name>.pt`) next to a JSON file with
 their sha256, the test accuracy, the net config and the feature layers. Loading checks the hash:
@@ -40,16 +40,6 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def to_unit_range(
-    images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)
-) -> torch.Tensor:
-    """Map images from `value_range` (a GAN's [-1, 1] by default) or uint8 to floats in [0, 1]."""
-    if images.dtype == torch.uint8:
-        return images.float() / 255.0
-    low, high = value_range
-    return ((images.float() - low) / (high - low)).clamp(0.0, 1.0)
 
 
 class FeatureNet(nn.Module):
@@ -189,7 +179,7 @@ class Evaluator(FeatureNet):
         if low < -1e-3 or high > 1 + 1e-3:
             raise ValueError(
                 f"images must be floats in [0, 1] (got values in [{low:.3f}, {high:.3f}]); convert "
-                "GAN outputs in [-1, 1] with cnngan.metrics.to_unit_range"
+                "GAN outputs in [-1, 1] with cnngan.utils.image_io.to_unit(images, 'symmetric')"
             )
         return (images.float() - self.mean) / self.std
 

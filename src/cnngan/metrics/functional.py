@@ -70,18 +70,6 @@ def knn_metrics(
     }
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
-    """Improved precision and recall (Kynkaenniemi et al. 2019) with k-NN radii."""
-    out = knn_metrics(real, fake, pr_k=k, dc_k=k)
-    return {"precision": out["precision"], "recall": out["recall"]}
-
-
-def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict[str, float]:
-    """Density and coverage (Naeem et al. 2020); both use only the real samples' k-NN balls."""
-    out = knn_metrics(real, fake, pr_k=k, dc_k=k)
-    return {"density": out["density"], "coverage": out["coverage"]}
-
-
 def mode_coverage(probs: torch.Tensor, min_fraction: float = 0.1) -> dict[str, float | list[int]]:
     """Classes found among the samples, from their predicted-class histogram.
 

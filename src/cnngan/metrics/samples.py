@@ -1,6 +1,7 @@
 """Where the images of the metrics come from: a dataset split, a GAN, or files of another program.
 
 All of them are returned in the metrics' convention: uint8 (N, C, H, W), or floats in [0, 1].
+Image files are found and decoded by `cnngan.utils.image_io`, like every image the project reads.
 """
 
 from __future__ import annotations
@@ -12,21 +13,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnngan.metrics.evaluator import to_unit_range
+from cnngan.utils.image_io import IMAGE_SUFFIXES, image_files, load_images, to_unit
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-TENSOR_SUFFIXES = {".pt", ".pth", ".npy", ".npz"}
+TENSOR_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
 
 def reference_images(datamodule: Any, split: str, n: int | None, seed: int = 0) -> torch.Tensor:
     """uint8 images of a data module's split ("train", "val" or "test"); a fixed random subset of
     n when the split is larger (the whole split when n is None)."""
-    datamodule.prepare_data()
-    datamodule.setup("test")
-    sets = {"train": datamodule.train_set, "val": datamodule.val_set, "test": datamodule.test_set}
-    if split not in sets:
-        raise ValueError(f"metrics.reference={split!r}; choose train, val or test")
-    images = sets[split].images
+    images, _ = datamodule.split_images(split)
     if n is not None and n < len(images):
         index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
         images = images[index.sort().values]
@@ -57,7 +52,7 @@ def gan_sampler(
         if labels is not None:
             labels = labels.to(device)
         images = gan.generate(n, labels=labels, use_ema=use_ema, generator=generator)
-        return to_unit_range(images.detach().float().cpu())
+        return to_unit(images.detach().cpu(), "symmetric")
 
     return sample
 
@@ -73,45 +68,17 @@ def load_samples(
     when any value is negative). NHWC arrays are transposed to NCHW.
     """
     path = Path(path)
-    if path.is_dir():
-        images = _load_image_folder(path, limit)
-    elif path.suffix in TENSOR_SUFFIXES:
+    if path.suffix in TENSOR_SUFFIXES and path.is_file():
         images = _load_tensor_file(path)
-    elif path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-        images = _load_image_files([path])
+    elif path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+        images = load_images(image_files(path, recursive=True)[:limit])
     else:
         raise FileNotFoundError(
             f"samples_path={path} is neither a folder of images nor a tensor file "
-            f"({', '.join(sorted(TENSOR_SUFFIXES))})"
+            f"({', '.join(TENSOR_SUFFIXES)})"
         )
     images = images[:limit] if limit else images
     return _to_metric_range(_to_nchw(images), value_range)
-
-
-def _load_image_folder(folder: Path, limit: int | None) -> torch.Tensor:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(
-            f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}"
-        )
-    return _load_image_files(files[:limit] if limit else files)
-
-
-def _load_image_files(files: list[Path]) -> torch.Tensor:
-    from PIL import Image
-
-    arrays = []
-    for file in files:
-        with Image.open(file) as image:
-            mode = "L" if image.mode in ("L", "LA", "I", "I;16", "1") else "RGB"
-            array = np.asarray(image.convert(mode))
-        arrays.append(array[:, :, None] if array.ndim == 2 else array)
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise ValueError(
-            f"images differ in size/channels: {sorted(shapes)[:4]}; write them all the same"
-        )
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
 def _load_tensor_file(path: Path) -> torch.Tensor:
@@ -170,8 +137,4 @@ def _to_metric_range(images: torch.Tensor, value_range: str) -> torch.Tensor:
         raise ValueError(f"images must be uint8 or floats, got {images.dtype}")
     if value_range == "auto":
         value_range = "symmetric" if float(images.min()) < 0 else "unit"
-    if value_range == "symmetric":
-        return to_unit_range(images, (-1.0, 1.0))
-    if value_range == "unit":
-        return images.float().clamp(0.0, 1.0)
-    raise ValueError(f"value_range={value_range!r}; choose auto, unit or symmetric")
+    return to_unit(images, value_range)

@@ -3,9 +3,9 @@
 One training iteration = one batch of real images = `n_critic` discriminator steps followed by one
 generator step. Lightning's `global_step` counts optimizer steps (n_critic + 1 per iteration in
 manual optimization), so this module reads `trainer.max_steps` (and `min_steps`) as a number of
-*iterations* and translates the loop's limit into optimizer steps when fitting starts:
-`trainer.max_steps=5000` runs exactly 5000 batches whatever `n_critic` is. Logging steps and
-`self.iteration` also count iterations.
+*iterations* and translates the loop's limit into optimizer steps when fitting starts
+(`models/step_budget.py`): `trainer.max_steps=5000` runs exactly 5000 batches whatever `n_critic`
+is. Logging steps and `self.iteration` also count iterations.
 
 Stability switches (all config values): an EMA copy of the generator (used for sampling and
 evaluation), the R1 penalty, the WGAN gradient penalty, DiffAugment on everything D sees, spectral
@@ -16,24 +16,24 @@ for G and D (two learning rates = TTUR).
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
 import torch
 from torch import nn
 
-from cnngan.models.classifier import build_scheduler
+from cnngan.models import ema, optim
 from cnngan.models.diffaugment import DiffAugment
+from cnngan.models.gan_checks import check_gan_config, check_real_range
 from cnngan.models.gan_losses import get_loss
 from cnngan.models.gan_regularizers import gradient_penalty, r1_penalty
+from cnngan.models.gan_sampling import decode_in_chunks, sample_labels
+from cnngan.models.rng import restore_rng_states, save_rng_states
+from cnngan.models.step_budget import StepBudget
 from cnngan.utils.checkpoint import to_plain_hparams
-from cnngan.utils.rank import log
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
-RNG_KEY = "cnngan_rng_states"
+NOT_HPARAMS = ["generator", "discriminator", "g_optimizer", "d_optimizer", "g_scheduler"]
 
 
 class GAN(L.LightningModule):
@@ -52,7 +52,7 @@ class GAN(L.LightningModule):
     diffaugment: DiffAugment policy, e.g. "color,translation,cutout" or a list of those names;
         null/"" = off.
     ema_decay: decay of the generator's exponential moving average; null = no EMA copy.
-    ema_start: iteration from which the EMA averages; before it, it copies the generator.
+    ema_start: iteration up to which the EMA copies the generator; it averages after it.
     gradient_clip_val, gradient_clip_algorithm: clip each net's gradients ("norm" or "value").
     channels_last: convert the nets to channels_last memory format (faster convolutions).
     compile: torch.compile G and D in place for fitting (not with r1_gamma / gp_weight: compiled
@@ -64,16 +64,16 @@ class GAN(L.LightningModule):
         self,
         generator: nn.Module,
         discriminator: nn.Module,
-        g_optimizer: OptimizerFactory,
-        d_optimizer: OptimizerFactory,
+        g_optimizer: optim.OptimizerFactory,
+        d_optimizer: optim.OptimizerFactory,
         latent_dim: int,
         image_shape: Sequence[int],
         num_classes: int,
         conditional: bool = False,
         loss: str = "non_saturating",
         n_critic: int = 1,
-        g_scheduler: SchedulerFactory | None = None,
-        d_scheduler: SchedulerFactory | None = None,
+        g_scheduler: optim.SchedulerFactory | None = None,
+        d_scheduler: optim.SchedulerFactory | None = None,
         scheduler_interval: str = "step",
         r1_gamma: float = 0.0,
         gp_weight: float = 0.0,
@@ -87,79 +87,20 @@ class GAN(L.LightningModule):
         val_seed: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(
-            ignore=[
-                "generator",
-                "discriminator",
-                "g_optimizer",
-                "d_optimizer",
-                "g_scheduler",
-                "d_scheduler",
-            ],
-            logger=False,
-        )
+        self.save_hyperparameters(ignore=[*NOT_HPARAMS, "d_scheduler"], logger=False)
         to_plain_hparams(self.hparams)
         self.hparams.image_shape = [int(s) for s in image_shape]
+        check_gan_config(self.hparams, generator, discriminator)
         self.automatic_optimization = False
-        self.generator = generator
-        self.discriminator = discriminator
-        self.g_optimizer_factory, self.d_optimizer_factory = g_optimizer, d_optimizer
-        self.g_scheduler_factory, self.d_scheduler_factory = g_scheduler, d_scheduler
+        self.generator, self.discriminator = generator, discriminator
+        self.optimizer_factories = {"g": g_optimizer, "d": d_optimizer}
+        self.scheduler_factories = {"g": g_scheduler, "d": d_scheduler}
         self.loss_fn = get_loss(loss)
         self.augment = DiffAugment(diffaugment)
-        self._check_config()
-        self.generator_ema: nn.Module | None = None
-        if ema_decay is not None:
-            self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
+        self.generator_ema = ema.ema_copy(generator) if ema_decay is not None else None
+        self.step_budget = StepBudget()
         self._grad_norms: dict[str, torch.Tensor] = {}
-        self._budget_for: tuple[int, int] | None = None
         self._range_checked = False
-
-    # ------------------------------------------------------------------ checks
-    def _check_config(self) -> None:
-        hp = self.hparams
-        if hp.n_critic < 1:
-            raise ValueError(f"n_critic={hp.n_critic} must be at least 1")
-        if hp.compile and (hp.r1_gamma > 0 or hp.gp_weight > 0):
-            raise ValueError("model.compile=true cannot run gradient penalties (double backward)")
-        if hp.ema_decay is not None and not 0.0 <= hp.ema_decay < 1.0:
-            raise ValueError(f"ema_decay={hp.ema_decay} must be in [0, 1) (or null for no EMA)")
-        if hp.scheduler_interval not in ("step", "epoch"):
-            raise ValueError(
-                f"scheduler_interval={hp.scheduler_interval!r}; choose 'step' or 'epoch'"
-            )
-        for name, net in (("generator", self.generator), ("discriminator", self.discriminator)):
-            for attr in ("image_shape", "conditional", "num_classes"):
-                expected = tuple(hp.image_shape) if attr == "image_shape" else hp[attr]
-                found = getattr(net, attr, expected)
-                if attr == "num_classes" and not hp.conditional:
-                    continue
-                if found != expected:
-                    raise ValueError(
-                        f"model.{name}.{attr}={found} but model.{attr}={expected}; they must agree"
-                    )
-        found_dim = getattr(self.generator, "latent_dim", hp.latent_dim)
-        if found_dim != hp.latent_dim:
-            raise ValueError(
-                f"model.generator.latent_dim={found_dim} but model.latent_dim={hp.latent_dim}"
-            )
-        if (hp.gp_weight > 0 or hp.r1_gamma > 0) and any(
-            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.discriminator.modules()
-        ):
-            raise ValueError(
-                "gradient penalties (gp_weight, r1_gamma) need a discriminator without batch norm "
-                "(it mixes the samples of a batch): set model.discriminator.norm=layer or none"
-            )
-
-    def _check_real_range(self, real: torch.Tensor) -> None:
-        """Once: real images must be in the generator's range [-1, 1] (tanh output)."""
-        self._range_checked = True
-        low, high = float(real.min()), float(real.max())
-        if low < -1.01 or high > 1.01:
-            raise ValueError(
-                f"real images span [{low:.2f}, {high:.2f}] but the generator outputs [-1, 1]: "
-                "normalize the data with mean = std = 0.5 (GAN experiments set data.normalize=null)"
-            )
 
     # ------------------------------------------------------------------ setup
     @property
@@ -172,71 +113,32 @@ class GAN(L.LightningModule):
         """Training iterations (batches) completed, from Lightning's optimizer-step counter."""
         return self.global_step // self.steps_per_iteration
 
+    @property
+    def has_ema(self) -> bool:
+        return self.generator_ema is not None
+
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
-            for net in self._nets():
-                net.to(memory_format=torch.channels_last)
+            for net in (self.generator, self.discriminator, self.generator_ema):
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
         if self.hparams.compile and stage == "fit":
             for net in (self.generator, self.discriminator):
                 net.compile()  # in place: parameter names (checkpoints) stay the eager ones
 
-    def _nets(self) -> list[nn.Module]:
-        nets = [self.generator, self.discriminator]
-        return nets + ([self.generator_ema] if self.generator_ema is not None else [])
-
     def on_fit_start(self) -> None:
-        self._translate_step_budget()
-
-    def _translate_step_budget(self) -> None:
-        """Make trainer.max_steps / min_steps count iterations (see the module docstring)."""
-        trainer, k = self.trainer, self.steps_per_iteration
-        loop = trainer.fit_loop.epoch_loop
-        if self._budget_for == (id(trainer), loop.max_steps):
-            return  # already translated for this trainer
-        if loop.max_steps > 0:
-            iterations = loop.max_steps
-            loop.max_steps = iterations * k
-            log.info(
-                "GAN: trainer.max_steps=%d counts iterations (batches); Lightning counts %d optimizer "
-                "steps per iteration, so the loop stops after %d optimizer steps.",
-                iterations,
-                k,
-                loop.max_steps,
-            )
-        if loop.min_steps:
-            loop.min_steps = loop.min_steps * k
-        self._budget_for = (id(trainer), loop.max_steps)
-        for callback in trainer.checkpoint_callbacks:
-            every = getattr(callback, "_every_n_train_steps", 0)
-            if every and every % k:
-                log.warning(
-                    "ModelCheckpoint(every_n_train_steps=%d) counts optimizer steps (%d per GAN "
-                    "iteration); use a multiple of %d or every_n_epochs.",
-                    every,
-                    k,
-                    k,
-                )
+        self.step_budget.translate(self.trainer, self.steps_per_iteration)
 
     def configure_optimizers(self) -> Any:
-        g_opt = self.g_optimizer_factory(params=self.generator.parameters())
-        d_opt = self.d_optimizer_factory(params=self.discriminator.parameters())
+        nets = {"g": self.generator, "d": self.discriminator}
+        opts = {k: self.optimizer_factories[k](params=net.parameters()) for k, net in nets.items()}
         interval = self.hparams.scheduler_interval
-        total = (
-            self.trainer.estimated_stepping_batches
-            if interval == "step"
-            else self.trainer.max_epochs
-        )
-        schedulers = []
-        for name, factory, opt in (
-            ("g", self.g_scheduler_factory, g_opt),
-            ("d", self.d_scheduler_factory, d_opt),
-        ):
-            if factory is not None:
-                scheduler = build_scheduler(factory, opt, int(total))
-                schedulers.append(
-                    {"scheduler": scheduler, "interval": interval, "name": f"lr-{name}"}
-                )
-        return ([g_opt, d_opt], schedulers) if schedulers else [g_opt, d_opt]
+        schedulers = [
+            optim.scheduler_config(factory, opts[k], self.trainer, interval, name=f"lr-{k}")
+            for k, factory in self.scheduler_factories.items()
+            if factory is not None
+        ]
+        return ([opts["g"], opts["d"]], schedulers) if schedulers else [opts["g"], opts["d"]]
 
     # ------------------------------------------------------------------ training
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -245,31 +147,27 @@ class GAN(L.LightningModule):
     def _noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.hparams.latent_dim, device=self.device)
 
-    def training_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
+    def training_step(self, batch: Any, batch_idx: int) -> None:
         real, labels = batch
         if not self._range_checked:
-            self._check_real_range(real)
+            check_real_range(real)
+            self._range_checked = True
         labels = labels if self.hparams.conditional else None
         g_opt, d_opt = self.optimizers()
         d_logs = [
             self._discriminator_step(real, labels, d_opt) for _ in range(self.hparams.n_critic)
         ]
-        g_logs = self._generator_step(real.shape[0], labels, g_opt)
-        self._update_ema()
+        g_loss = self._generator_step(real.shape[0], labels, g_opt)
+        if self.generator_ema is not None:
+            decay = ema.decay_at(self.iteration, self.hparams.ema_decay, self.hparams.ema_start)
+            ema.update_ema(self.generator_ema, self.generator, decay)
         if self.hparams.scheduler_interval == "step":
-            self._step_schedulers()
-        logs = {k: torch.stack([d[k] for d in d_logs]).mean() for k in d_logs[0]}
-        logs.update(g_logs)
-        shown = {f"train/{k}": logs.pop(k) for k in ("d_loss", "g_loss")}
-        self.log_dict(shown, on_step=True, on_epoch=False, prog_bar=True)
-        self.log_dict({f"train/{k}": v for k, v in logs.items()}, on_step=True, on_epoch=False)
-        self.log_dict(
-            {f"train/{k}_grad_norm": v for k, v in self._grad_norms.items()},
-            on_step=True,
-            on_epoch=False,
-        )
-        logs.update({k.removeprefix("train/"): v for k, v in shown.items()})
-        return {k: v for k, v in logs.items() if k not in ("d_real", "d_fake")}
+            optim.step_schedulers(self.lr_schedulers())
+        d_mean = {f"train/{k}": torch.stack([d[k] for d in d_logs]).mean() for k in d_logs[0]}
+        losses = {"train/d_loss": d_mean.pop("train/d_loss"), "train/g_loss": g_loss}
+        self.log_dict(losses, on_step=True, on_epoch=False, prog_bar=True)
+        norms = {f"train/{k}_grad_norm": v for k, v in self._grad_norms.items()}
+        self.log_dict(d_mean | norms, on_step=True, on_epoch=False)
 
     def _discriminator_step(
         self, real: torch.Tensor, labels: torch.Tensor | None, opt: Any
@@ -284,49 +182,38 @@ class GAN(L.LightningModule):
             real_out = self.discriminator(real_in, labels).float()
             fake_out = self.discriminator(fake_in, labels).float()
             loss = self.loss_fn.discriminator(real_out, fake_out)
-            logs = {"d_loss": loss.detach()}
-            total = loss
+            logs, total = {"d_loss": loss.detach()}, loss
             if hp.r1_gamma > 0:
-                r1 = r1_penalty(real_out, real_in)
-                total = total + 0.5 * hp.r1_gamma * r1
-                logs["r1"] = r1.detach()
+                logs["r1"] = r1_penalty(real_out, real_in)
+                total = total + 0.5 * hp.r1_gamma * logs["r1"]
             if hp.gp_weight > 0:
-                gp = gradient_penalty(lambda x: self.discriminator(x, labels), real_in, fake_in)
-                total = total + hp.gp_weight * gp
-                logs["gp"] = gp.detach()
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(total)
-            opt.step()
-            opt.zero_grad(set_to_none=True)  # no stale gradients lie around during the other step
-        logs["d_real"] = self.loss_fn.score(real_out.detach()).mean()
-        logs["d_fake"] = self.loss_fn.score(fake_out.detach()).mean()
-        return logs
+                logs["gp"] = gradient_penalty(
+                    lambda x: self.discriminator(x, labels), real_in, fake_in
+                )
+                total = total + hp.gp_weight * logs["gp"]
+            self._step(opt, total)
+        return {k: v.detach() for k, v in logs.items()} | self.loss_fn.scores(real_out, fake_out)
 
-    def _generator_step(
-        self, n: int, labels: torch.Tensor | None, opt: Any
-    ) -> dict[str, torch.Tensor]:
+    def _generator_step(self, n: int, labels: torch.Tensor | None, opt: Any) -> torch.Tensor:
         with self.toggled_optimizer(opt):
             fake = self.generator(self._noise(n), labels)
-            fake_out = self.discriminator(self.augment(fake), labels).float()
-            loss = self.loss_fn.generator(fake_out)
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-        return {"g_loss": loss.detach()}
+            loss = self.loss_fn.generator(self.discriminator(self.augment(fake), labels).float())
+            self._step(opt, loss)
+        return loss.detach()
+
+    def _step(self, opt: Any, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        opt.zero_grad(set_to_none=True)  # no stale gradients lie around during the other step
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Called by the precision plugin after AMP unscaling: the right place to measure and clip."""
         g_opt, _ = self.optimizers()
         name = "g" if optimizer is getattr(g_opt, "optimizer", g_opt) else "d"
-        grads = [
-            p.grad
-            for group in optimizer.param_groups
-            for p in group["params"]
-            if p.grad is not None
-        ]
-        if grads:
-            self._grad_norms[name] = torch.nn.utils.get_total_norm(grads).detach()
+        norm = optim.gradient_norm(optimizer)
+        if norm is not None:
+            self._grad_norms[name] = norm
         if self.hparams.gradient_clip_val:
             self.clip_gradients(
                 optimizer,
@@ -334,29 +221,9 @@ class GAN(L.LightningModule):
                 gradient_clip_algorithm=self.hparams.gradient_clip_algorithm,
             )
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        ema = self.generator_ema
-        if ema is None:
-            return
-        ema_params, params = list(ema.parameters()), list(self.generator.parameters())
-        if self.iteration <= self.hparams.ema_start:
-            torch._foreach_copy_(ema_params, params)
-        else:
-            torch._foreach_lerp_(ema_params, params, 1.0 - self.hparams.ema_decay)
-        for b_ema, b in zip(ema.buffers(), self.generator.buffers(), strict=True):
-            b_ema.copy_(b)
-
-    def _step_schedulers(self) -> None:
-        schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            scheduler.step()
-
     def on_train_epoch_end(self) -> None:
         if self.hparams.scheduler_interval == "epoch":
-            self._step_schedulers()
+            optim.step_schedulers(self.lr_schedulers())
 
     # ------------------------------------------------------------------ validation / test
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -372,14 +239,12 @@ class GAN(L.LightningModule):
         labels = labels if self.hparams.conditional else None
         rng = torch.Generator().manual_seed(self.hparams.val_seed + batch_idx)
         z = torch.randn(real.shape[0], self.hparams.latent_dim, generator=rng).to(self.device)
-        fake = self.generator(z, labels)
         real_out = self.discriminator(real, labels).float()
-        fake_out = self.discriminator(fake, labels).float()
+        fake_out = self.discriminator(self.generator(z, labels), labels).float()
         values = {
             "d_loss": self.loss_fn.discriminator(real_out, fake_out),
             "g_loss": self.loss_fn.generator(fake_out),
-            "d_real": self.loss_fn.score(real_out).mean(),
-            "d_fake": self.loss_fn.score(fake_out).mean(),
+            **self.loss_fn.scores(real_out, fake_out),
         }
         self.log_dict(
             {f"{stage}/{k}": v for k, v in values.items()},
@@ -391,24 +256,13 @@ class GAN(L.LightningModule):
     # ------------------------------------------------------------------ sampling
     def sampling_generator(self, use_ema: bool = True) -> nn.Module:
         """The EMA generator when there is one and `use_ema`, else the trained generator."""
-        return self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        return self.generator_ema if use_ema and self.has_ema else self.generator
 
     def sample_labels(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor | None:
         """Labels for n samples: None for an unconditional model; balanced (i % num_classes)
         when not given; else the given ones, checked."""
-        num_classes = self.hparams.num_classes
-        if not self.hparams.conditional:
-            if labels is not None:
-                raise ValueError("this GAN is unconditional; do not pass labels")
-            return None
-        if labels is None:
-            return torch.arange(n, device=self.device) % num_classes
-        labels = torch.as_tensor(labels, device=self.device).long().flatten()
-        if labels.numel() != n:
-            raise ValueError(f"got {labels.numel()} labels for {n} samples")
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-            raise ValueError(f"labels must be in [0, {num_classes - 1}]")
-        return labels
+        hp = self.hparams
+        return sample_labels(n, labels, hp.conditional, hp.num_classes, self.device)
 
     @torch.no_grad()
     def decode(
@@ -422,18 +276,9 @@ class GAN(L.LightningModule):
         generator in eval mode (its previous mode is restored afterwards)."""
         net = self.sampling_generator(use_ema)
         labels = self.sample_labels(z.shape[0], labels)
-        z = z.to(self.device)
-        was_training = net.training
-        net.eval()
-        try:
-            chunks = [
-                net(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
-                for i in range(0, z.shape[0], batch_size)
-            ]
-        finally:
-            net.train(was_training)
-        shape = (0, *self.hparams.image_shape)
-        images = torch.cat(chunks) if chunks else torch.empty(shape, device=self.device)
+        images = decode_in_chunks(net, z.to(self.device), labels, batch_size)
+        if images is None:
+            images = torch.empty((0, *self.hparams.image_shape), device=self.device)
         return images.float().clamp_(-1.0, 1.0).contiguous()
 
     @torch.no_grad()
@@ -452,22 +297,7 @@ class GAN(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the random number generators' states so a resumed run draws the same noise and
-        data order as an uninterrupted one (tensors only: loads with weights_only=True)."""
-        states = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            states["cuda"] = torch.cuda.get_rng_state_all()
-        checkpoint[RNG_KEY] = states
+        save_rng_states(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        states = checkpoint.get(RNG_KEY)
-        trainer = self._trainer
-        if not states or (trainer is not None and trainer.world_size > 1):
-            return  # DDP ranks keep their own streams (seed + rank); rank 0's state would merge them
-        torch.set_rng_state(states["torch"])
-        if (
-            "cuda" in states
-            and torch.cuda.is_available()
-            and len(states["cuda"]) == torch.cuda.device_count()
-        ):
-            torch.cuda.set_rng_state_all(states["cuda"])
+        restore_rng_states(checkpoint)

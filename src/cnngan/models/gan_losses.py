@@ -74,6 +74,13 @@ class GANLoss:
     generator: Callable[[Tensor], Tensor]
     score: Callable[[Tensor], Tensor] = identity
 
+    def scores(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Mean scores of D's outputs on real and fake images, detached, for logging."""
+        return {
+            "d_real": self.score(real.detach()).mean(),
+            "d_fake": self.score(fake.detach()).mean(),
+        }
+
 
 LOSSES: dict[str, GANLoss] = {
     "minimax": GANLoss("minimax", bce_d_loss, minimax_g_loss, torch.sigmoid),

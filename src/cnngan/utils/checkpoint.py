@@ -6,6 +6,7 @@ resolved config under the key `cnngan` (plain dicts, lists, strings and numbers 
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise _unreadable(path, err) from None
         raise CheckpointError(
-            f"cannot read checkpoint {path} ({type(err).__name__}: {str(err).splitlines()[0]}). "
-            "The file is truncated, corrupt or not a PyTorch checkpoint; pick another one "
-            "(checkpoints/last.ckpt or best.ckpt of a finished run)."
-        ) from err
+            f"cannot read checkpoint {path}: it holds pickled Python objects, not only weights and "
+            "plain data, and loading such a file can run code, so cnngan refuses it. Use a "
+            "checkpoint written by cnngan-train (checkpoints/last.ckpt or best.ckpt of a run) "
+            "from a source you trust."
+        ) from None
+    except Exception as err:
+        raise _unreadable(path, err) from None
     if (
         not isinstance(checkpoint, dict)
         or CONFIG_KEY not in checkpoint
@@ -69,6 +75,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             "inside); use a checkpoint written by cnngan-train."
         )
     return checkpoint
+
+
+def _unreadable(path: Path, err: Exception) -> CheckpointError:
+    first_line = (str(err).splitlines() or [""])[0]
+    return CheckpointError(
+        f"cannot read checkpoint {path} ({type(err).__name__}: {first_line}). "
+        "The file is truncated, corrupt or not a PyTorch checkpoint; pick another one "
+        "(checkpoints/last.ckpt or best.ckpt of a finished run)."
+    )
 
 
 def checkpoint_config(checkpoint: dict[str, Any]) -> dict[str, Any]:

@@ -32,11 +32,11 @@ def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "
 
     try:
         apply_extras(cfg)
+        check_checkpoint_early(cfg)
         if (cfg.get("extras") or {}).get("print_config", True):
             print_config_tree(cfg)
         if "paths" in cfg and cfg.paths.get("output_dir"):
             save_resolved_config(cfg, cfg.paths.output_dir)
-        check_checkpoint_early(cfg)
         return task(cfg)
     except UserError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():

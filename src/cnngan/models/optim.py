@@ -1,0 +1,79 @@
+"""Optimizer and scheduler builders shared by the classifier and the GAN.
+
+Configs give optimizers and schedulers as partials (`_partial_: true`); only the trainer knows
+how many steps a schedule spans, so the builders fill that in.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import lightning as L
+import torch
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., Any]
+INTERVALS = ("step", "epoch")
+
+
+def build_scheduler(
+    factory: SchedulerFactory, optimizer: torch.optim.Optimizer, total_steps: int
+) -> Any:
+    """Call a scheduler partial, filling in `total_steps` (e.g. OneCycleLR) or `T_max` (cosine)
+    when the partial leaves them open: only the trainer knows them."""
+    params = inspect.signature(factory.func if hasattr(factory, "func") else factory).parameters
+    given = getattr(factory, "keywords", {})
+    extra = {}
+    if "total_steps" in params and given.get("total_steps") is None:
+        extra["total_steps"] = total_steps
+        pct_start = given.get("pct_start", 0.3)
+        if abs(total_steps * pct_start - 1.0) < 1e-9:  # OneCycleLR divides by (this - 1)
+            raise ValueError(
+                f"OneCycleLR with pct_start={pct_start} and {total_steps} optimizer steps divides by "
+                "zero: change the number of steps or model.scheduler.pct_start, or set model.scheduler=null."
+            )
+    if "T_max" in params and given.get("T_max") is None:
+        extra["T_max"] = total_steps
+    return factory(optimizer, **extra)
+
+
+def check_interval(interval: str) -> None:
+    if interval not in INTERVALS:
+        raise ValueError(f"scheduler_interval={interval!r}; choose 'step' or 'epoch'")
+
+
+def schedule_length(trainer: L.Trainer, interval: str) -> int:
+    """How often a scheduler steps in this fit: once per batch ("step") or per epoch."""
+    check_interval(interval)
+    return int(trainer.estimated_stepping_batches if interval == "step" else trainer.max_epochs)
+
+
+def scheduler_config(
+    factory: SchedulerFactory,
+    optimizer: torch.optim.Optimizer,
+    trainer: L.Trainer,
+    interval: str,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Lightning's scheduler dict for one optimizer."""
+    scheduler = build_scheduler(factory, optimizer, schedule_length(trainer, interval))
+    config = {"scheduler": scheduler, "interval": interval}
+    return config | ({"name": name} if name else {})
+
+
+def step_schedulers(schedulers: Any) -> None:
+    """Step what `LightningModule.lr_schedulers()` returns (None, one, or a list)."""
+    if schedulers is None:
+        return
+    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        scheduler.step()
+
+
+def gradient_norm(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
+    """The total 2-norm of the gradients an optimizer is about to apply (None without any)."""
+    grads: Iterable[torch.Tensor] = [
+        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+    ]
+    return torch.nn.utils.get_total_norm(grads).detach() if grads else None
