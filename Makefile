@@ -23,7 +23,8 @@ PY := $(BIN)/python
 STAMP := $(ENV_DIR)/.cnngan-installed
 
 .PHONY: help install data train train-gan eval test test-fast lint format clean \
-	evaluator sweep bench notebooks inpaint augment-study search search-gan ddp-cpu wandb-sync
+	evaluator sweep bench notebooks inpaint augment-study search search-gan search-dashboard ddp-cpu \
+	wandb-sync
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -68,6 +69,10 @@ search: data ## Optuna search of the classifier, e.g. ARGS="hydra.sweeper.n_tria
 
 search-gan: data ## Optuna search of the GAN (objective val/fid, minimized)
 	$(BIN)/cnngan-train experiment=gan_dcgan hparams_search=gan_optuna $(ARGS)
+
+search-dashboard: ## optuna-dashboard on a search's study: make search-dashboard SWEEP=<sweep dir> [STORAGE=<url>] [PORT=8080]
+	@test -n "$(SWEEP)$(STORAGE)" || { echo "usage: make search-dashboard SWEEP=logs/train/multiruns/<timestamp>"; exit 2; }
+	$(BIN)/optuna-dashboard $(or $(STORAGE),sqlite:///$(abspath $(SWEEP))/optuna.db) --host 127.0.0.1 --port $(or $(PORT),8080)
 
 ddp-cpu: data ## DDP over 2 CPU processes: check multi-process training without GPUs
 	$(BIN)/cnngan-train trainer=ddp_cpu trainer.devices=2 $(ARGS)

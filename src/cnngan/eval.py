@@ -1,7 +1,7 @@
 """cnngan-eval: test a checkpoint on the test split and write metrics.json.
 
     cnngan-eval ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
-    cnngan-eval ckpt_path=<GAN checkpoint>          # the GAN metric suite (conf/metrics/)
+    cnngan-eval ckpt_path=<GAN checkpoint>          # the GAN metric suite (cnngan.evaluate_gan)
     cnngan-eval samples_path=<folder or .pt/.npy>   # score images of another program
 
 The model and data module are rebuilt from the config stored inside the checkpoint, so the
@@ -15,40 +15,32 @@ import time
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cnngan import config_dir
-
-
-def evaluation_data_config(
-    stored: dict[str, Any], overrides: DictConfig, data_dir: str
-) -> DictConfig:
-    """The data config of the checkpoint's run, pointed at this run's data_dir, plus overrides."""
-    data = OmegaConf.create(stored["data"])
-    data.data_dir = data_dir
-    return OmegaConf.merge(data, overrides or {})
+from cnngan.evaluate_gan import evaluate_gan, evaluation_data_config
+from cnngan.utils.checkpoint import model_from_checkpoint
+from cnngan.utils.entry import print_summary, run_entry
+from cnngan.utils.errors import UserError
+from cnngan.utils.instantiate import instantiate_list
+from cnngan.utils.metrics_file import plain_metrics, write_metrics
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    from cnngan.utils.checkpoint import model_from_checkpoint
-    from cnngan.utils.entry import print_summary
-    from cnngan.utils.instantiate import instantiate_list
-    from cnngan.utils.metrics_file import plain_metrics, write_metrics
-
-    started = time.perf_counter()
-    if cfg.get("samples_path"):  # images of another program: the GAN metric suite
-        from cnngan.metrics.run import evaluate_samples
-
-        return evaluate_samples(cfg)
+    """Test a classifier checkpoint; GAN checkpoints and sample files go to `evaluate_gan`."""
+    if cfg.get("samples_path"):
+        return evaluate_gan(cfg)
     if not cfg.get("ckpt_path"):
-        from cnngan.utils.errors import UserError
-
         raise UserError("pass ckpt_path=<classifier or GAN checkpoint> or samples_path=<images>")
     model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
-    if callable(getattr(model, "generate", None)):  # a GAN: the metric suite of conf/metrics/
-        from cnngan.metrics.run import evaluate_generator
+    if callable(getattr(model, "generate", None)):
+        return evaluate_gan(cfg, model, stored)
+    return classifier_test_metrics(cfg, model, stored)
 
-        return evaluate_generator(cfg, model, stored)
+
+def classifier_test_metrics(cfg: DictConfig, model: Any, stored: dict[str, Any]) -> dict[str, float]:
+    """trainer.test on the test split of the checkpoint's own data config."""
+    started = time.perf_counter()
     datamodule = hydra.utils.instantiate(
         evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir)
     )
@@ -64,8 +56,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from cnngan.utils.entry import run_entry
-
     run_entry(cfg, evaluate, command="cnngan-eval")
 
 

@@ -94,8 +94,8 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     check_counts(cfg)
     gan, _ = load_gan(cfg.ckpt_path, "cnngan-sample", resolve_device(cfg.device))
     hp, n = gan.hparams, int(cfg.n)
-    use_ema = bool(cfg.use_ema) and gan.generator_ema is not None
-    if cfg.use_ema and gan.generator_ema is None:
+    use_ema = bool(cfg.use_ema) and gan.has_ema
+    if cfg.use_ema and not gan.has_ema:
         log.info("the checkpoint has no EMA generator; sampling with the trained generator")
     labels = sample_labels(cfg, hp, n)
     z = torch.randn(n, hp.latent_dim, generator=torch.Generator().manual_seed(int(cfg.seed)))

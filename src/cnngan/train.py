@@ -20,6 +20,7 @@ from cnngan.utils.entry import print_summary, run_entry
 from cnngan.utils.instantiate import instantiate_list
 from cnngan.utils.metrics_file import plain_metrics, write_metrics
 from cnngan.utils.rank import log
+from cnngan.utils.requeue import resume_checkpoint
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -42,7 +43,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(_loggable_config(resolved))
 
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(
+            model, datamodule=datamodule, ckpt_path=resume_checkpoint(trainer, cfg.get("ckpt_path"))
+        )
     metrics: dict[str, Any] = dict(trainer.callback_metrics)
 
     if cfg.get("test", True):
@@ -76,8 +79,9 @@ def _loggable_config(resolved: dict[str, Any]) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    from cnngan.utils.sweep import sweep_objective
+def main(cfg: DictConfig) -> float | list[float] | None:
+    """The return value is what a sweeper optimizes: `optimized_metric`'s value (or values)."""
+    from cnngan.utils.sweep_objective import sweep_objective
 
     metrics = run_entry(cfg, train, command="cnngan-train")
     return sweep_objective(metrics, cfg.get("optimized_metric"))

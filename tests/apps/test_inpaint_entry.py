@@ -60,6 +60,6 @@ def test_bad_settings_fail_before_work(
     make_cfg, tmp_path: Path, override: str, message: str
 ) -> None:
     missing = tmp_path / "never_loaded.ckpt"  # the settings are refused before the checkpoint
-    cfg = make_cfg("inpaint", [f"ckpt_path={missing}", override, *FAST])
+    cfg = make_cfg("inpaint", [f"ckpt_path={missing}", *FAST, override])
     with pytest.raises(UserError, match=message):
         run_inpaint(cfg)

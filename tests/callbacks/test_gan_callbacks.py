@@ -11,7 +11,7 @@ import pytest
 import torch
 from torchvision.io import decode_image
 
-from cnngan.callbacks.nan_guard import NonFiniteLossError, loss_tensors
+from cnngan.callbacks.nan_guard import NonFiniteLossError, non_finite, training_values
 from cnngan.callbacks.sample_grid import SampleGrid
 from cnngan.sample import sample, slerp
 from cnngan.train import train
@@ -146,14 +146,22 @@ def test_slerp_keeps_the_ends_and_the_norm() -> None:
     assert torch.allclose(unit.norm(dim=2), torch.ones(4, 7), atol=1e-4)
 
 
-def test_loss_tensors() -> None:
-    t = torch.tensor(1.0)
-    assert loss_tensors(t) == {"loss": t}
-    assert set(loss_tensors({"d_loss": t, "g_loss": t, "note": "x", "many": torch.ones(3)})) == {
-        "d_loss",
-        "g_loss",
+def test_guard_checks_the_logged_training_values() -> None:
+    one, nan, inf = torch.tensor(1.0), torch.tensor(float("nan")), torch.tensor(float("-inf"))
+    logged = {
+        "train/d_loss": one,
+        "train/g_loss": nan,
+        "train/d_grad_norm": inf,  # skipped: inf on steps the AMP grad scaler skips
+        "train/many": torch.ones(3),
+        "val/d_loss": nan,  # not a training value
+        "note": "x",
     }
-    assert loss_tensors(None) == {}
+    assert set(training_values(logged)) == {"train/d_loss", "train/g_loss"}
+    assert set(training_values(logged, ["train/d_loss", "missing"])) == {"train/d_loss"}
+    bad = non_finite(training_values(logged))
+    assert list(bad) == ["train/g_loss"] and bad["train/g_loss"] != bad["train/g_loss"]  # NaN
+    assert non_finite({"a": one, "b": inf}) == {"b": float("-inf")}
+    assert non_finite({"a": one}) == {} and non_finite({}) == {}
 
 
 class PoisonD(L.Callback):

@@ -1,9 +1,10 @@
-"""The suite where it runs: FIDCallback in a real Trainer (best checkpoint by val/fid), and
-cnngan-eval on a GAN checkpoint and on sample files of another program."""
+"""The suite where it runs on Fashion-MNIST: GanMetricsCallback in a real Trainer (best checkpoint
+by val/fid), and cnngan-eval on a GAN checkpoint and on sample files of another program."""
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -12,12 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cnngan.callbacks.fid_callback import FIDCallback
+from cnngan.callbacks.gan_metrics import GanMetricsCallback
 from cnngan.data import ImageDataModule
 from cnngan.eval import evaluate
 from cnngan.metrics.evaluator import read_metadata
-from cnngan.metrics.suite import SCORE_KEYS
+from cnngan.metrics.suite import SCORE_KEYS, GanMetrics
 from cnngan.train import train
+from cnngan.utils.errors import UserError
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("require_fashion_mnist")]
@@ -48,7 +50,7 @@ class ImageNoiseGAN(L.LightningModule):
         return (1 - alpha) * images + alpha * noise
 
 
-def test_fid_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_path: Path) -> None:
+def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_path: Path) -> None:
     dm = ImageDataModule(
         "fashion_mnist",
         str(REPO_ROOT / "data"),
@@ -60,8 +62,11 @@ def test_fid_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_pat
     )
     dm.setup()
     gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=[0.6, 0.1, 0.4])
-    fid = FIDCallback(
-        every_n_epochs=1, num_samples=300, batch_size=150, kid_subset_size=300, kid_subsets=5
+    fid = GanMetricsCallback(
+        every_n_epochs=1,
+        num_samples=300,
+        batch_size=150,
+        suite=partial(GanMetrics, kid_subset_size=300, kid_subsets=5),
     )
     ckpt = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min"
@@ -86,14 +91,14 @@ def test_fid_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_pat
     assert {f"val/{k}" for k in SCORE_KEYS} <= set(logged)
 
 
-def test_fid_callback_fails_before_training_without_an_evaluator(tmp_path: Path) -> None:
+def test_metrics_callback_fails_before_training_without_an_evaluator(tmp_path: Path) -> None:
     dm = ImageDataModule(
         "fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, train_subset=64, download=False
     )
     gan = ImageNoiseGAN(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), [0.0])
     trainer = L.Trainer(
         max_epochs=1,
-        callbacks=[FIDCallback(evaluator="nope")],
+        callbacks=[GanMetricsCallback(evaluator="nope")],
         logger=False,
         accelerator="cpu",
         enable_progress_bar=False,
@@ -121,8 +126,8 @@ def gan_run(tmp_path_factory) -> Path:
             "+trainer.limit_val_batches=1",
             "callbacks.rich_progress_bar=null",
             "callbacks.gan_fid.num_samples=300",
-            "callbacks.gan_fid.kid_subset_size=300",
-            "callbacks.gan_fid.kid_subsets=5",
+            "callbacks.gan_fid.suite.kid_subset_size=300",
+            "callbacks.gan_fid.suite.kid_subsets=5",
             "data.val_size=500",
             "test=false",
             "trainer.accelerator=cpu",
@@ -144,17 +149,19 @@ def test_eval_scores_a_gan_checkpoint(gan_run: Path, make_cfg) -> None:
         [
             f"ckpt_path={ckpt}",
             "metrics.num_samples=400",
-            "metrics.kid_subset_size=400",
-            "metrics.kid_subsets=10",
+            "metrics.suite.kid_subset_size=400",
+            "metrics.suite.kid_subsets=10",
         ],
         subdir="eval",
     )
     result = evaluate(cfg)
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert set(SCORE_KEYS) <= set(saved) and saved["fid"] == pytest.approx(result["fid"])
-    protocol = saved["protocol"]
-    assert protocol["evaluator_sha256"] == read_metadata("fashion_mnist")["sha256"]
-    assert (protocol["reference"], protocol["n_real"], protocol["n_fake"]) == ("test", 400, 400)
+    assert saved == result  # one flat shape: scores, then the protocol under protocol/<key>
+    assert saved["protocol/evaluator_sha256"] == read_metadata("fashion_mnist")["sha256"]
+    measured = (saved["protocol/reference"], saved["protocol/n_real"], saved["protocol/n_fake"])
+    assert measured == ("test", 400, 400)
+    assert sum(saved[f"mode_counts/{c}"] for c in range(10)) == 400
     assert saved["fid"] > 10  # 5 iterations of a tiny GAN: far from the data
 
 
@@ -163,8 +170,8 @@ def test_eval_cas_of_a_conditional_gan(gan_run: Path, make_cfg) -> None:
     overrides = [
         f"ckpt_path={ckpt}",
         "metrics.num_samples=200",
-        "metrics.kid_subset_size=200",
-        "metrics.kid_subsets=2",
+        "metrics.suite.kid_subset_size=200",
+        "metrics.suite.kid_subsets=2",
         "metrics.cas.enabled=true",
         "metrics.cas.num_train=1000",
         "metrics.cas.epochs=2",
@@ -182,36 +189,44 @@ def _real_test_images(n: int) -> torch.Tensor:
     return dm.test_set.images[-n:]
 
 
-@pytest.mark.parametrize("form", ["pt_symmetric", "npy_nhwc_uint8", "png_folder"])
-def test_eval_scores_sample_files_of_another_program(form: str, tmp_path: Path, make_cfg) -> None:
-    images = _real_test_images(300)
+def _write_samples(images: torch.Tensor, form: str, folder: Path) -> Path:
+    """The same uint8 images as another program might write them."""
     if form == "pt_symmetric":
-        path = tmp_path / "samples.pt"
-        torch.save({"images": images.float() / 127.5 - 1}, path)
-    elif form == "npy_nhwc_uint8":
-        path = tmp_path / "samples.npy"
-        np.save(path, images.permute(0, 2, 3, 1).numpy())
-    else:
-        path = tmp_path / "pngs"
-        path.mkdir()
-        for i, image in enumerate(images):
-            Image.fromarray(image[0].numpy()).save(path / f"{i:04d}.png")
-    cfg = make_cfg(
-        "eval",
-        [
+        torch.save({"images": images.float() / 127.5 - 1}, folder / "samples.pt")
+        return folder / "samples.pt"
+    if form == "npy_nhwc_uint8":
+        np.save(folder / "samples.npy", images.permute(0, 2, 3, 1).numpy())
+        return folder / "samples.npy"
+    (folder / "pngs").mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image[0].numpy()).save(folder / "pngs" / f"{i:04d}.png")
+    return folder / "pngs"
+
+
+def test_sample_file_formats_score_alike(tmp_path: Path, make_cfg) -> None:
+    """The same 300 real test images as a [-1, 1] float .pt, an NHWC uint8 .npy and a PNG folder:
+    every format gives the same scores (they differ only by float rounding)."""
+    images = _real_test_images(300)
+    results = {}
+    for form in ("pt_symmetric", "npy_nhwc_uint8", "png_folder"):
+        path = _write_samples(images, form, tmp_path)
+        overrides = [
             f"samples_path={path}",
             "metrics.num_samples=300",
-            "metrics.kid_subset_size=300",
-            "metrics.kid_subsets=10",
-        ],
-        subdir=form,
-    )
-    result = evaluate(cfg)
-    assert result["protocol"]["n_fake"] == 300 and result["protocol"]["source"] == str(path)
-    # the same real test images in any format score alike; real images: far better than noise
-    assert result["fid"] < 30 and result["modes_covered"] == 10 and result["precision"] > 0.6
+            "metrics.suite.kid_subset_size=300",
+            "metrics.suite.kid_subsets=10",
+        ]
+        results[form] = evaluate(make_cfg("eval", overrides, subdir=form))
+        assert results[form]["protocol/n_fake"] == 300
+        assert results[form]["protocol/source"] == str(path)
+    first, *others = results.values()
+    for other in others:
+        for key in SCORE_KEYS:
+            assert other[key] == pytest.approx(first[key], rel=1e-4, abs=1e-6), key
+    # real test images against the test split: far better than noise
+    assert first["fid"] < 30 and first["modes_covered"] == 10 and first["precision"] > 0.6
 
 
 def test_eval_without_checkpoint_or_samples_explains(make_cfg) -> None:
-    with pytest.raises(ValueError, match="samples_path"):
+    with pytest.raises(UserError, match="samples_path"):
         evaluate(make_cfg("eval", []))

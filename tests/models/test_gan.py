@@ -180,22 +180,48 @@ def test_logs_every_quantity_per_step(make_cfg) -> None:
     assert float(trainer.callback_metrics["train/g_grad_norm"]) > 0
 
 
-def test_ema_follows_the_generator(make_cfg) -> None:
-    trainer, model, dm = build(
-        make_cfg, ["trainer.max_steps=3", "model.ema_decay=0.5", "model.ema_start=1"], []
-    )
-    before = [p.detach().clone() for p in model.generator.parameters()]
+class EMASpy(L.Callback):
+    """The generator's and its EMA copy's parameters after every iteration."""
+
+    def __init__(self) -> None:
+        self.g: list[list[torch.Tensor]] = []
+        self.ema: list[list[torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.g.append([p.detach().clone() for p in pl_module.generator.parameters()])
+        self.ema.append([p.detach().clone() for p in pl_module.generator_ema.parameters()])
+
+
+def close(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(x, y, rtol=0, atol=1e-6) for x, y in zip(a, b, strict=True))
+
+
+def test_ema_copies_up_to_ema_start_then_averages(make_cfg) -> None:
+    """ema_start=2: iterations 1 and 2 copy G; then ema <- decay * ema + (1 - decay) * G, with an
+    asymmetric decay so that swapping the two weights would fail."""
+    decay, start, iterations = 0.75, 2, 4
+    spy = EMASpy()
+    overrides = [
+        f"trainer.max_steps={iterations}",
+        f"model.ema_decay={decay}",
+        f"model.ema_start={start}",
+    ]
+    trainer, model, dm = build(make_cfg, overrides, [spy])
     trainer.fit(model, datamodule=dm)
-    g, ema = list(model.generator.parameters()), list(model.generator_ema.parameters())
-    assert all(not p.requires_grad for p in ema)
-    assert changed(before, [p.detach() for p in g])
-    assert changed(
-        [p.detach() for p in g], [p.detach() for p in ema]
-    )  # it averages, it does not copy
+    assert len(spy.g) == iterations
+    for i in range(start):
+        assert all(torch.equal(e, g) for e, g in zip(spy.ema[i], spy.g[i], strict=True))
+    for i in range(start, iterations):
+        previous, g = spy.ema[i - 1], spy.g[i]
+        expected = [decay * e + (1 - decay) * p for e, p in zip(previous, g, strict=True)]
+        swapped = [(1 - decay) * e + decay * p for e, p in zip(previous, g, strict=True)]
+        assert close(spy.ema[i], expected), f"iteration {i + 1}"
+        assert not close(spy.ema[i], swapped) and not close(spy.ema[i], g)
+    assert all(not p.requires_grad for p in model.generator_ema.parameters())
     assert all(
         torch.equal(a, b)
         for a, b in zip(model.generator.buffers(), model.generator_ema.buffers(), strict=True)
-    )
+    )  # batch-norm statistics are copied, not averaged
 
 
 def test_generate_interface(make_cfg) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
+from cnngan.models import GAN
 from cnngan.models.gan_losses import LOSSES
 from cnngan.train import train
 from cnngan.utils.checkpoint import model_from_checkpoint
@@ -47,18 +49,87 @@ def test_fast_dev_run_every_network_loss_and_conditioning(
     assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith("test/"))
 
 
-@pytest.mark.parametrize(
-    "switches",
-    [
+class SwitchProbe(L.Callback):
+    """Keeps the trained module and the gradient norm each optimizer step applies (after
+    clipping); added to a run by config, the last instance is `SwitchProbe.last`."""
+
+    last: SwitchProbe | None = None
+
+    def __init__(self) -> None:
+        self.module: L.LightningModule | None = None
+        self.applied_norms: list[float] = []
+        SwitchProbe.last = self
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.module = pl_module
+        for optimizer in trainer.optimizers:
+            optimizer.register_step_pre_hook(self._record)
+
+    def _record(self, optimizer, args, kwargs) -> None:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        self.applied_norms.append(float(torch.nn.utils.get_total_norm(grads)))
+
+
+def check_r1_and_diffaugment(module: GAN, metrics: dict[str, float], probe: SwitchProbe) -> None:
+    assert metrics["train/r1"] > 0  # the penalty ran and was logged
+    x = torch.rand(4, *module.hparams.image_shape) * 2 - 1
+    assert not torch.equal(module.augment(x), x) and module.augment.names == [
+        "color",
+        "translation",
+        "cutout",
+    ]
+
+
+def check_spectral_norm_and_projection(
+    module: GAN, metrics: dict[str, float], probe: SwitchProbe
+) -> None:
+    from torch.nn.utils import parametrize
+
+    layers = [m for m in module.discriminator.modules() if hasattr(m, "weight")]
+    assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    x = torch.rand(2, *module.hparams.image_shape) * 2 - 1
+    with torch.no_grad():
+        a = module.discriminator(x, torch.tensor([0, 0]))
+        b = module.discriminator(x, torch.tensor([1, 1]))
+    assert not torch.allclose(a, b)  # the projection reads the label
+    assert module.loss_fn.name == "hinge"
+
+
+def check_clip_and_no_ema(module: GAN, metrics: dict[str, float], probe: SwitchProbe) -> None:
+    assert module.generator_ema is None and not any(
+        k.startswith("generator_ema.") for k in module.state_dict()
+    )
+    # the logged norms are measured before clipping; the applied ones are clipped to 0.01
+    assert metrics["train/d_grad_norm"] > 0.011 and metrics["train/g_grad_norm"] > 0.011
+    assert probe.applied_norms and all(n <= 0.01 * (1 + 1e-4) for n in probe.applied_norms)
+
+
+SWITCHES = {
+    "r1+diffaugment": (
         ["model.r1_gamma=1", "model.diffaugment=[color,translation,cutout]"],
+        check_r1_and_diffaugment,
+    ),
+    "spectral_norm+projection": (
         ["model.discriminator.spectral_norm=true", "model.loss=hinge", "model.conditional=true"],
-        ["model.gradient_clip_val=1.0", "model.ema_decay=null"],
-    ],
-    ids=["r1+diffaugment", "spectral_norm+projection", "clip+no_ema"],
-)
+        check_spectral_norm_and_projection,
+    ),
+    "clip+no_ema": (
+        ["model.gradient_clip_val=0.01", "model.ema_decay=null"],
+        check_clip_and_no_ema,
+    ),
+}
+
+
+@pytest.mark.parametrize("switch", sorted(SWITCHES))
 @pytest.mark.parametrize("network", NETWORKS)
-def test_fast_dev_run_stability_switches(make_cfg, network: str, switches: list[str]) -> None:
-    fdr(make_cfg, ["experiment=gan_dcgan", f"model={network}", *switches])
+def test_fast_dev_run_stability_switches(make_cfg, network: str, switch: str) -> None:
+    overrides, check = SWITCHES[switch]
+    probe_target = f"+callbacks.probe._target_={__name__}.SwitchProbe"
+    metrics = fdr(make_cfg, ["experiment=gan_dcgan", f"model={network}", *overrides, probe_target])
+    probe = SwitchProbe.last
+    assert probe is not None and isinstance(probe.module, GAN)
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in metrics.items() if k.startswith("test/"))
+    check(probe.module, metrics, probe)
 
 
 def test_every_gan_experiment_is_covered() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cnngan.utils.sweep import default_direction, summarize
+from cnngan.utils.sweep_markdown import summary_markdown
+from cnngan.utils.sweep_summary import summarize, summary_kwargs
 from tests.conftest import REPO_ROOT, compose_config
 from tests.scale.conftest import FEW_BATCHES, TINY, clean_env, run_train, train_command
 
@@ -58,16 +59,39 @@ def test_summary_of_an_interrupted_sweep(tmp_path: Path) -> None:
             (tmp_path / str(num) / ".hydra" / "overrides.yaml").write_text(
                 "- lr=3\n- data=digits\n"
             )
-    summary = summarize(tmp_path)
-    assert summary["direction"] == "minimize"  # a loss
+    summary = summarize(tmp_path, direction="minimize")
+    assert summary["direction"] == "minimize"
     assert [j["status"] for j in summary["jobs"]] == ["COMPLETED", "FAILED", "INTERRUPTED"]
     assert [j["params"] for j in summary["jobs"]] == [{"lr": "1"}, {"lr": "2"}, {"lr": "3"}]
     assert summary["best"]["num"] == 0
 
 
-def test_default_direction() -> None:
-    assert default_direction("val/fid") == default_direction("test/loss") == "minimize"
-    assert default_direction("val/acc_best") == default_direction("val/is") == "maximize"
+def _grid_jobs(root: Path, values: list[float]) -> Path:
+    for num, value in enumerate(values):
+        record = {"num": num, "status": "COMPLETED", "metric": "val/loss", "objective": value}
+        (root / str(num)).mkdir()
+        (root / str(num) / "job.json").write_text(json.dumps({**record, "overrides": [f"x={num}"]}))
+    return root
+
+
+def test_the_direction_comes_from_config_not_from_the_metric_name(tmp_path: Path) -> None:
+    sweep = _grid_jobs(tmp_path, [0.2, 0.9, 0.5])
+    # a metric called "loss" maximized because the config says so
+    assert summarize(sweep, direction="maximize")["best"]["num"] == 1
+    assert summarize(sweep, direction="minimize")["best"]["num"] == 0
+    unset = summarize(sweep)  # no direction: no best job is named, nothing is guessed
+    assert unset["direction"] is None and unset["best"] is None
+    assert "no optimized_direction" in summary_markdown(unset)
+
+    cfg = compose_config(
+        "train",
+        ["hparams_search=classifier_optuna", "optimized_metric=val/loss", "optimized_direction=minimize"],
+        tmp_path / "cfg",
+    )
+    assert cfg.hydra.sweeper.direction == "minimize" and cfg.hydra.sweeper.metric == "val/loss"
+    assert summary_kwargs(cfg)["direction"] == "minimize"
+    grid = compose_config("train", ["hparams_search=classifier_grid"], tmp_path / "grid")
+    assert summary_kwargs(grid)["direction"] == "maximize"  # conf/train.yaml: optimized_direction
 
 
 def test_make_sweep_grid_and_optuna_configs_compose(tmp_path: Path) -> None:
@@ -79,29 +103,28 @@ def test_make_sweep_grid_and_optuna_configs_compose(tmp_path: Path) -> None:
     }
     study = compose_config("train", ["hparams_search=classifier_optuna"], tmp_path)
     sweeper = study.hydra.sweeper
-    assert sweeper._target_.endswith("ResumableOptunaSweeper")
+    assert sweeper._target_.endswith("CnnganOptunaSweeper")
     assert sweeper.direction == "maximize" and study.optimized_metric == "val/acc_best"
     assert sweeper.storage == f"sqlite:///{study.hydra.sweep.dir}/optuna.db"
-    assert sweeper.max_failure_rate == 1.0
+    assert (sweeper.sampler, sweeper.seed, sweeper.pruner) == ("tpe", study.seed, "none")
     assert set(sweeper.params) >= {"model.optimizer.lr", "model.net.pool"}
+    # every trial gets the pruning callback; it idles until the sweeper names the job's trial
+    assert study.callbacks.optuna_pruning.trial is None
+    assert study.callbacks.optuna_pruning.monitor == "val/acc_best"
 
 
 # A 2-trial study over a learning rate that trains (0.003) and one that diverges (NaN val/loss).
 _STUDY_CONFIG = """\
 # @package _global_
 defaults:
-  - override /hydra/sweeper: optuna
+  - override /hydra/sweeper: cnngan_optuna
 optimized_metric: val/loss
+optimized_direction: minimize
 hydra:
   mode: MULTIRUN
   sweeper:
-    _target_: hydra_plugins.cnngan_sweepers.resumable_optuna.ResumableOptunaSweeper
-    storage: sqlite:///${hydra.sweep.dir}/optuna.db
     study_name: scale_test
-    direction: minimize
     n_trials: 2
-    n_jobs: 1
-    max_failure_rate: 1.0
     params:
       model.optimizer.lr: choice(0.003, 1e12)
 """
@@ -187,7 +210,8 @@ def test_gan_optuna_minimizes_the_fid_callback_metric(experiment: str, tmp_path:
     cfg = compose_config(
         "train", [f"experiment={experiment}", "hparams_search=gan_optuna"], tmp_path
     )
-    assert cfg.optimized_metric == "val/fid" and cfg.hydra.sweeper.direction == "minimize"
+    assert cfg.optimized_metric == "val/fid" and cfg.optimized_direction == "minimize"
+    assert cfg.hydra.sweeper.direction == "minimize"
     assert cfg.callbacks.gan_fid.prefix + "fid" == cfg.optimized_metric
     assert "sample_grid" in cfg.callbacks and "nan_guard" in cfg.callbacks  # the GAN callbacks stay
     assert type(hydra.utils.instantiate(cfg.callbacks.gan_fid)).__name__ == "FIDCallback"
@@ -203,20 +227,19 @@ def test_joblib_launcher_option_composes(tmp_path: Path) -> None:
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == 2
 
 
-@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     """A killed batch of two trials: trial 0 had ended (job.json), trial 1 had not."""
     import optuna
 
-    from hydra_plugins.cnngan_sweepers.resumable_optuna import prepare_resume
+    from hydra_plugins.cnngan_sweepers._resume import prepare_resume
 
     study = optuna.create_study(
         storage=f"sqlite:///{tmp_path}/db.sqlite", study_name="s", direction="maximize"
     )
-    done = study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)})
+    done = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
     study.tell(done, 0.5)
     ended, cut = (
-        study.ask({"lr": optuna.distributions.UniformDistribution(0, 1)}) for _ in range(2)
+        study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)}) for _ in range(2)
     )
     (tmp_path / str(ended.number)).mkdir()
     (tmp_path / str(ended.number) / "job.json").write_text(
@@ -224,7 +247,7 @@ def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     )
     (tmp_path / str(cut.number)).mkdir()  # started, never finished
 
-    to_run, next_job = prepare_resume(study, n_trials=5, sweep_dir=tmp_path)
+    to_run = prepare_resume(study, n_trials=5, sweep_dir=tmp_path)
 
     trials = study.get_trials()
     assert trials[ended.number].state.name == "COMPLETE" and trials[ended.number].value == 0.7
@@ -232,4 +255,5 @@ def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     assert (
         trials[3].state.name == "WAITING" and trials[3].system_attrs["fixed_params"] == cut.params
     )
-    assert (to_run, next_job) == (3, 3)  # 2 finished of 5; the re-run takes job number 3
+    assert to_run == 3  # 2 finished of 5
+    assert study.ask().number == 3  # the re-run comes first, as trial (and job folder) 3

@@ -1,36 +1,55 @@
 """Stop training at the first NaN or infinite loss, naming the step and the loss.
 
-The check runs on what `training_step` returns (a loss tensor, or a dict of loss tensors such as
-the GAN's d_loss / g_loss / r1 / gp) after every batch, before any checkpoint callback of that
-batch (Lightning runs ModelCheckpoint callbacks last), and raises `NonFiniteLossError`. An
-exception, unlike `trainer.should_stop`, ends `fit` at once: no end-of-epoch validation and no
-checkpoint of the broken weights is written, so the last good checkpoint stays as it was.
+The check reads the training values the module logged for the batch (`trainer.callback_metrics`:
+a classifier's train/loss_step, the GAN's train/d_loss, g_loss, r1, gp, ...) after every batch,
+before any checkpoint callback of that batch (Lightning runs ModelCheckpoint callbacks last), and
+raises `NonFiniteLossError`. An exception, unlike `trainer.should_stop`, ends `fit` at once: no
+end-of-epoch validation and no checkpoint of the broken weights is written, so the last good
+checkpoint stays as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
 import torch
 
+from cnngan.models.step_budget import training_iteration
 from cnngan.utils.rank import log
+
+# Gradient norms are legitimately infinite on the steps that mixed precision's grad scaler skips.
+SKIPPED_SUFFIXES = ("_grad_norm",)
 
 
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or infinite."""
 
 
-def loss_tensors(outputs: Any) -> dict[str, torch.Tensor]:
-    """The scalar tensors of a training_step output: {'loss': t} or the dict's tensor values."""
-    if isinstance(outputs, torch.Tensor):
-        return {"loss": outputs}
-    if isinstance(outputs, Mapping):
-        return {
-            str(k): v for k, v in outputs.items() if isinstance(v, torch.Tensor) and v.numel() == 1
-        }
-    return {}
+def training_values(
+    metrics: Mapping[str, Any], names: Sequence[str] | None = None
+) -> dict[str, torch.Tensor]:
+    """The scalar tensors among `metrics` to check: those named, or every `train/` value but the
+    gradient norms."""
+    if names is None:
+        names = [k for k in metrics if k.startswith("train/") and not k.endswith(SKIPPED_SUFFIXES)]
+    return {
+        k: metrics[k]
+        for k in names
+        if isinstance(metrics.get(k), torch.Tensor) and metrics[k].numel() == 1
+    }
+
+
+def non_finite(values: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """The NaN or infinite ones among scalar tensors (one device synchronization)."""
+    if not values:
+        return {}
+    stacked = torch.stack([v.detach().float().reshape(()) for v in values.values()])
+    if bool(torch.isfinite(stacked).all()):
+        return {}
+    return {k: v for k, v in zip(values, stacked.tolist(), strict=True) if not math.isfinite(v)}
 
 
 def last_good_checkpoint(trainer: L.Trainer) -> str | None:
@@ -42,18 +61,23 @@ def last_good_checkpoint(trainer: L.Trainer) -> str | None:
 
 
 class NonFiniteLossGuard(L.Callback):
-    """Raise `NonFiniteLossError` when a loss returned by training_step is NaN or infinite.
+    """Raise `NonFiniteLossError` when a training value logged for a batch is NaN or infinite.
 
     Args:
         check_every_n_batches: check every N-th batch (1 = every batch; each check is one device
             synchronization).
+        metrics: names of the logged values to check; null = every `train/` value but gradient
+            norms.
     """
 
-    def __init__(self, check_every_n_batches: int = 1) -> None:
+    def __init__(
+        self, check_every_n_batches: int = 1, metrics: Sequence[str] | None = None
+    ) -> None:
         super().__init__()
         if check_every_n_batches < 1:
             raise ValueError("check_every_n_batches must be at least 1")
         self.every = int(check_every_n_batches)
+        self.metrics = list(metrics) if metrics is not None else None
 
     def on_train_batch_end(
         self,
@@ -65,29 +89,26 @@ class NonFiniteLossGuard(L.Callback):
     ) -> None:
         if batch_idx % self.every:
             return
-        losses = loss_tensors(outputs)
-        if not losses:
-            return
-        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
-        finite = torch.isfinite(values)
-        if bool(finite.all()):
-            return
-        bad = ", ".join(
-            f"train/{name} = {float(v)}"
-            for (name, v), ok in zip(losses.items(), finite.tolist(), strict=True)
-            if not ok
-        )
-        iteration = int(getattr(pl_module, "iteration", trainer.global_step))
+        bad = non_finite(training_values(trainer.callback_metrics, self.metrics))
+        if bad:
+            message = self.message(trainer, pl_module, batch_idx, bad)
+            log.error(message)
+            raise NonFiniteLossError(message)
+
+    @staticmethod
+    def message(
+        trainer: L.Trainer, pl_module: L.LightningModule, batch_idx: int, bad: dict[str, float]
+    ) -> str:
         checkpoint = last_good_checkpoint(trainer)
-        message = (
-            f"non-finite loss at training iteration {iteration} (epoch {trainer.current_epoch}, "
-            f"batch {batch_idx}, global step {trainer.global_step}): {bad}. Training stopped; "
-            + (
-                f"the last good checkpoint is {checkpoint} (resume with ckpt_path={checkpoint}, "
-                "e.g. with a lower learning rate or gradient clipping)."
-                if checkpoint
-                else "no checkpoint had been written yet."
-            )
+        values = ", ".join(f"{name} = {value}" for name, value in bad.items())
+        where = (
+            f"training iteration {training_iteration(trainer, pl_module)} (epoch "
+            f"{trainer.current_epoch}, batch {batch_idx}, global step {trainer.global_step})"
         )
-        log.error(message)
-        raise NonFiniteLossError(message)
+        advice = (
+            f"the last good checkpoint is {checkpoint} (resume with ckpt_path={checkpoint}, "
+            "e.g. with a lower learning rate or gradient clipping)."
+            if checkpoint
+            else "no checkpoint had been written yet."
+        )
+        return f"non-finite loss at {where}: {values}. Training stopped; {advice}"

@@ -10,35 +10,31 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import lightning as L
 import torch
 
+from cnngan.models.step_budget import training_iteration
+from cnngan.utils.image_io import image_grid, save_grid
 from cnngan.utils.log_images import log_image
 from cnngan.utils.rank import log
 
 
-def image_grid(images: torch.Tensor, nrow: int, padding: int = 2) -> torch.Tensor:
-    """(N, C, H, W) images in [-1, 1] -> one (C', H', W') grid in [0, 1] (3 channels for gray)."""
-    from torchvision.utils import make_grid
+class GeneratesImages(Protocol):
+    """What a sample grid needs of a module: the GAN's `generate` and `has_ema`, and hparams."""
 
-    return make_grid(
-        images.detach().float().cpu(),
-        nrow=nrow,
-        padding=padding,
-        normalize=True,
-        value_range=(-1, 1),
-    )
+    hparams: Any
+    device: torch.device
+    has_ema: bool
 
-
-def save_grid(grid: torch.Tensor, path: str | Path) -> Path:
-    from torchvision.utils import save_image
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(grid, path)
-    return path
+    def generate(
+        self,
+        n: int,
+        labels: torch.Tensor | None = None,
+        use_ema: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor: ...
 
 
 def logging_step(trainer: L.Trainer) -> int:
@@ -78,7 +74,7 @@ class SampleGrid(L.Callback):
         self.written: list[Path] = []
         self._last_iteration = -1
 
-    def _layout(self, pl_module: L.LightningModule) -> tuple[int, torch.Tensor | None]:
+    def _layout(self, pl_module: GeneratesImages) -> tuple[int, torch.Tensor | None]:
         hp = pl_module.hparams
         if hp.get("conditional"):
             nrow = self.nrow or int(hp.num_classes)
@@ -86,7 +82,7 @@ class SampleGrid(L.Callback):
             return nrow, labels.to(pl_module.device)
         return self.nrow or max(1, round(math.sqrt(self.num_samples))), None
 
-    def render(self, pl_module: L.LightningModule) -> torch.Tensor:
+    def render(self, pl_module: GeneratesImages) -> torch.Tensor:
         """The grid (C, H, W) in [0, 1] for the fixed noise."""
         nrow, labels = self._layout(pl_module)
         generator = torch.Generator().manual_seed(self.seed)
@@ -96,12 +92,12 @@ class SampleGrid(L.Callback):
         return image_grid(images, nrow)
 
     def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, final: bool = False) -> None:
-        iteration = int(getattr(pl_module, "iteration", trainer.global_step))
+        iteration = training_iteration(trainer, pl_module)
         if not trainer.is_global_zero or (iteration == self._last_iteration and not final):
             return
         self._last_iteration = iteration
         grid = self.render(pl_module)
-        ema = self.use_ema and getattr(pl_module, "generator_ema", None) is not None
+        ema = self.use_ema and pl_module.has_ema
         log_image(
             trainer, f"samples/{'ema' if ema else 'generator'}", grid, step=logging_step(trainer)
         )
@@ -122,7 +118,7 @@ class SampleGrid(L.Callback):
         batch_idx: int,
     ) -> None:
         every = self.every_n_iterations
-        if every and int(getattr(pl_module, "iteration", trainer.global_step)) % every == 0:
+        if every and training_iteration(trainer, pl_module) % every == 0:
             self._write(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

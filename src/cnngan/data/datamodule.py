@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from cnngan.data.sampler import ResumableLoader, ResumableSampler, private_generator
 from cnngan.data.sources import SOURCES, ImageArrays
 from cnngan.data.transforms import BatchTransform
 from cnngan.utils.errors import UserError
@@ -57,6 +59,10 @@ class ImageDataModule(L.LightningDataModule):
         num_classes: expected number of classes; checked against the labels.
         val_size: images carved out of the training split for validation (fixed `split_seed`).
         train_subset: optional cap on training images (a fixed subset; for quick runs).
+        shuffle_seed: seed of the training order (epoch e is permutation `shuffle_seed + e`,
+            the same on every rank); null = Lightning's global seed (`seed`), as its
+            DistributedSampler does. The order's position is saved in checkpoints, so a run
+            resumed mid-epoch continues with the next batch (`cnngan.data.sampler`).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class ImageDataModule(L.LightningDataModule):
         normalize: dict[str, Sequence[float]] | None = None,
         augment: dict[str, Any] | None = None,
         channels_last: bool = False,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__()
         if name not in SOURCES and name != "arrays":
@@ -92,6 +99,7 @@ class ImageDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.num_workers, self.pin_memory, self.download = num_workers, pin_memory, download
         self.train_subset = train_subset
+        self.shuffle_seed = shuffle_seed
         normalize = normalize or {
             "mean": [0.5] * self.image_shape[0],
             "std": [0.5] * self.image_shape[0],
@@ -187,16 +195,33 @@ class ImageDataModule(L.LightningDataModule):
     def _loader(
         self, dataset: Dataset, batch_size: int, shuffle: bool, drop_last: bool = False
     ) -> DataLoader:
-        return DataLoader(
+        if shuffle:
+            world, rank = self._replicas()
+            sampler = ResumableSampler(dataset, num_replicas=world, rank=rank, seed=self._seed())
+            loader_class, options = ResumableLoader, {"sampler": sampler}
+        else:
+            loader_class, options = DataLoader, {"shuffle": False}
+        return loader_class(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
             drop_last=drop_last,
             collate_fn=keep_batch,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            generator=private_generator(self._seed()),
+            **options,
         )
+
+    def _seed(self) -> int:
+        if self.shuffle_seed is not None:
+            return int(self.shuffle_seed)
+        return int(os.environ.get("PL_GLOBAL_SEED", 0))  # what Lightning's DistributedSampler uses
+
+    def _replicas(self) -> tuple[int, int]:
+        """(world size, global rank) of the fit this loader serves; (1, 0) outside a Trainer."""
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.batch_size, shuffle=True, drop_last=True)

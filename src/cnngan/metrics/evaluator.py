@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from cnngan.nets.cnn import POOLS, ConvNet
+from cnngan.utils.errors import UserError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Feature layers: "penultimate" (input of the last linear layer) and "block<i>" (the output of
@@ -30,8 +31,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PENULTIMATE = "penultimate"
 
 
-class EvaluatorError(RuntimeError):
-    """The evaluator's weights are missing or do not match their recorded sha256."""
+class EvaluatorError(UserError, RuntimeError):
+    """The evaluator's weights are missing or do not match their recorded sha256 (the user's
+    to fix: the commands print the message, no traceback)."""
 
 
 def sha256_file(path: str | Path) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +16,9 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from cnngan.models.optim import OptimizerFactory, SchedulerFactory, scheduler_config
 from cnngan.utils.checkpoint import to_plain_hparams
 from cnngan.utils.log_images import log_figure
-
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., Any]
-
-
-def build_scheduler(
-    factory: SchedulerFactory, optimizer: torch.optim.Optimizer, total_steps: int
-) -> Any:
-    """Call a scheduler partial, filling in `total_steps` (e.g. OneCycleLR) or `T_max` (cosine)
-    when the partial leaves them open: only the trainer knows them."""
-    params = inspect.signature(factory.func if hasattr(factory, "func") else factory).parameters
-    given = getattr(factory, "keywords", {})
-    extra = {}
-    if "total_steps" in params and given.get("total_steps") is None:
-        extra["total_steps"] = total_steps
-        pct_start = given.get("pct_start", 0.3)
-        if abs(total_steps * pct_start - 1.0) < 1e-9:  # OneCycleLR divides by (this - 1)
-            raise ValueError(
-                f"OneCycleLR with pct_start={pct_start} and {total_steps} optimizer steps divides by "
-                "zero: change the number of steps or model.scheduler.pct_start, or set model.scheduler=null."
-            )
-    if "T_max" in params and given.get("T_max") is None:
-        extra["T_max"] = total_steps
-    return factory(optimizer, **extra)
 
 
 class ImageClassifier(L.LightningModule):
@@ -179,16 +154,8 @@ class ImageClassifier(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         interval = self.hparams.scheduler_interval
-        total = (
-            self.trainer.estimated_stepping_batches
-            if interval == "step"
-            else self.trainer.max_epochs
-        )
-        scheduler = build_scheduler(self.scheduler_factory, optimizer, int(total))
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
-        }
+        scheduler = scheduler_config(self.scheduler_factory, optimizer, self.trainer, interval)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
 
 def save_confusion_matrix(matrix: torch.Tensor, class_names: list[str], out_dir: Path) -> None:

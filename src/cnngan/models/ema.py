@@ -24,7 +24,8 @@ def check_decay(decay: float | None) -> None:
 
 
 def decay_at(iteration: int, decay: float, start: int) -> float:
-    """The decay to apply after `iteration` (1 = the first): 0 (copy) up to `start`, then `decay`."""
+    """The decay to apply after `iteration` (1 = the first): 0 (a copy) up to `start`, then
+    `decay`."""
     return 0.0 if iteration <= start else decay
 
 

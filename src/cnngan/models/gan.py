@@ -119,9 +119,7 @@ class GAN(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
-            for net in (self.generator, self.discriminator, self.generator_ema):
-                if net is not None:
-                    net.to(memory_format=torch.channels_last)
+            self.to(memory_format=torch.channels_last)  # G, D and the EMA copy
         if self.hparams.compile and stage == "fit":
             for net in (self.generator, self.discriminator):
                 net.compile()  # in place: parameter names (checkpoints) stay the eager ones
@@ -274,12 +272,9 @@ class GAN(L.LightningModule):
     ) -> torch.Tensor:
         """Images in [-1, 1] (float32, on the module's device) for given latent vectors, with the
         generator in eval mode (its previous mode is restored afterwards)."""
-        net = self.sampling_generator(use_ema)
+        net, shape = self.sampling_generator(use_ema), self.hparams.image_shape
         labels = self.sample_labels(z.shape[0], labels)
-        images = decode_in_chunks(net, z.to(self.device), labels, batch_size)
-        if images is None:
-            images = torch.empty((0, *self.hparams.image_shape), device=self.device)
-        return images.float().clamp_(-1.0, 1.0).contiguous()
+        return decode_in_chunks(net, z.to(self.device), labels, batch_size, shape)
 
     @torch.no_grad()
     def generate(

@@ -3,6 +3,8 @@ in chunks with the generator in eval mode."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -32,10 +34,14 @@ def sample_labels(
 
 @torch.no_grad()
 def decode_in_chunks(
-    net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int
-) -> torch.Tensor | None:
+    net: nn.Module,
+    z: torch.Tensor,
+    labels: torch.Tensor | None,
+    batch_size: int,
+    image_shape: Sequence[int],
+) -> torch.Tensor:
     """net(z, labels) in chunks of `batch_size`, in eval mode (the net's mode is restored
-    afterwards); None for no latent vectors."""
+    afterwards): float32 images of `image_shape`, clamped to [-1, 1]."""
     was_training = net.training
     net.eval()
     try:
@@ -45,4 +51,5 @@ def decode_in_chunks(
         ]
     finally:
         net.train(was_training)
-    return torch.cat(chunks) if chunks else None
+    images = torch.cat(chunks) if chunks else z.new_empty((0, *image_shape))
+    return images.float().clamp_(-1.0, 1.0).contiguous()

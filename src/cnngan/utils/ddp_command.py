@@ -26,7 +26,7 @@ _PARENT_ONLY_HYDRA_KEYS = (
 
 
 def is_parent_only(override: str) -> bool:
-    """True for a Hydra override that a rank's command must not repeat (sweep, launcher, run dir)."""
+    """True for a Hydra override a rank's command must not repeat (sweep, launcher, run dir)."""
     key = override.lstrip("+~").split("=", 1)[0]
     return any(key == k or key.startswith(k + ".") for k in _PARENT_ONLY_HYDRA_KEYS)
 

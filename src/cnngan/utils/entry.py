@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "cnngan") -> T:
     """Run `task(cfg)` inside the shared start-up and tear-down of every cnngan command."""
+    from hydra.errors import InstantiationException
+
     from cnngan.utils.distributed import finish_distributed
 
     try:
@@ -38,14 +40,33 @@ def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "
         if "paths" in cfg and cfg.paths.get("output_dir"):
             save_resolved_config(cfg, cfg.paths.output_dir)
         return task(cfg)
-    except UserError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
+    except (UserError, InstantiationException) as err:
+        message = user_error_message(err)
+        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
             raise
-        print(f"{command}: error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        print(f"{command}: error: {message}", file=sys.stderr)
+        sys.exit(UserError.exit_code)
     finally:
         finish_wandb()
         finish_distributed()  # DDP: wait for the other ranks, free the port for the next job
+
+
+def user_error_message(err: BaseException) -> str | None:
+    """The message for a user's mistake, or None for a bug.
+
+    A `UserError` is one; so is a config value that a constructor rejects with a ValueError while
+    Hydra instantiates it (e.g. `model.net.pool=median`): the object named by `_target_` says what
+    is wrong, and the message adds which config entry built it.
+    """
+    from hydra.errors import InstantiationException
+
+    if isinstance(err, UserError):
+        return str(err)
+    cause = err.__cause__
+    if isinstance(err, InstantiationException) and isinstance(cause, UserError | ValueError):
+        where = str(err).splitlines()[0].rstrip(":")
+        return f"{cause} ({where}; fix that config value)"
+    return None
 
 
 def check_checkpoint_early(cfg: DictConfig) -> None:

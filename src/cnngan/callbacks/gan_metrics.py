@@ -1,27 +1,33 @@
-"""Score a GAN during training: FID, KID, IS, precision/recall, density/coverage and mode
-coverage every N epochs on M generated images against a fixed reference split, logged to every
-logger as `val/fid`, `val/kid_mean`, ... so that a ModelCheckpoint can keep the best FID.
+"""Score a GAN during training with the metric suite (FID, KID, IS, precision/recall,
+density/coverage, mode coverage) every N epochs on M generated images against a fixed reference
+split, logged to every logger as `val/fid`, `val/kid_mean`, ... so that a ModelCheckpoint can keep
+the best FID.
 
-Enable it with `callbacks=[default,gan_fid]` (conf/callbacks/gan_fid.yaml) and point the
-checkpoint at it: `callbacks.model_checkpoint.monitor=val/fid callbacks.model_checkpoint.mode=min
-callbacks.model_checkpoint.every_n_epochs=<the same N>`.
+Enable it with `callbacks=[gan,gan_fid]` (conf/callbacks/gan_fid.yaml) or `callbacks=gan_best_fid`
+(which also points the checkpoint at val/fid). The suite comes from conf/metrics/suite/, the same
+description cnngan-eval uses.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 
+from cnngan.metrics.evaluator import evaluator_paths, load_evaluator, read_metadata, verify_weights
+from cnngan.metrics.samples import gan_sampler
 from cnngan.metrics.suite import GanMetrics, batches
 from cnngan.utils.rank import log
 
 
-class FIDCallback(L.Callback):
+class GanMetricsCallback(L.Callback):
     """Args:
     evaluator: a shipped evaluator name ("fashion_mnist") or a path to its .pt file.
+    suite: builds the suite from the feature network and a seed: `GanMetrics` itself or a partial
+        of it (conf/metrics/suite/ with `_partial_: true`).
     every_n_epochs: score after every N-th training epoch (and after the last one).
     num_samples: generated images per evaluation (split over DDP ranks).
     reference: the data module's split the samples are compared with ("val" keeps the test split
@@ -35,6 +41,7 @@ class FIDCallback(L.Callback):
     def __init__(
         self,
         evaluator: str = "fashion_mnist",
+        suite: Callable[..., GanMetrics] = GanMetrics,
         every_n_epochs: int = 1,
         num_samples: int = 2000,
         reference: str = "val",
@@ -42,15 +49,13 @@ class FIDCallback(L.Callback):
         prefix: str = "val/",
         use_ema: bool = True,
         seed: int = 0,
-        kid_subsets: int = 50,
-        kid_subset_size: int = 1000,
-        knn_max_samples: int = 5000,
         prog_bar_key: str | None = "fid",
     ) -> None:
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs={every_n_epochs} must be >= 1")
         self.evaluator_name = evaluator
+        self.make_suite = suite
         self.every_n_epochs = int(every_n_epochs)
         self.num_samples = int(num_samples)
         self.reference = reference
@@ -58,8 +63,6 @@ class FIDCallback(L.Callback):
         self.prefix = prefix
         self.use_ema = use_ema
         self.seed = int(seed)
-        self.kid_subsets, self.kid_subset_size = int(kid_subsets), int(kid_subset_size)
-        self.knn_max_samples = knn_max_samples
         self.prog_bar_key = prog_bar_key
         self.suite: GanMetrics | None = None
         self._scored_epoch = -1
@@ -67,8 +70,6 @@ class FIDCallback(L.Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Fail before training, not after the first epoch, on a missing or modified evaluator."""
-        from cnngan.metrics.evaluator import evaluator_paths, read_metadata, verify_weights
-
         if stage == "fit" and self.suite is None:
             verify_weights(
                 evaluator_paths(self.evaluator_name)[0],
@@ -76,7 +77,8 @@ class FIDCallback(L.Callback):
             )
             if not callable(getattr(pl_module, "generate", None)):
                 raise TypeError(
-                    f"FIDCallback needs a GAN with generate(n, ...); got {type(pl_module).__name__}"
+                    f"{type(self).__name__} needs a GAN with generate(n, ...); "
+                    f"got {type(pl_module).__name__}"
                 )
 
     # ------------------------------------------------------------------ when
@@ -99,23 +101,15 @@ class FIDCallback(L.Callback):
 
     # ------------------------------------------------------------------ how
     def _build(self, trainer: L.Trainer, device: torch.device) -> GanMetrics:
-        from cnngan.metrics.evaluator import load_evaluator
-
         evaluator = load_evaluator(self.evaluator_name, device=device)
-        suite = GanMetrics(
-            evaluator,
-            kid_subsets=self.kid_subsets,
-            kid_subset_size=self.kid_subset_size,
-            knn_max_samples=self.knn_max_samples,
-            seed=self.seed,
-        ).to(device)
+        suite = self.make_suite(evaluator, seed=self.seed).to(device)
         real = self._reference_images(trainer)
-        shard = real[trainer.global_rank :: trainer.world_size]
-        for batch in batches(shard, self.batch_size):
+        for batch in batches(real[trainer.global_rank :: trainer.world_size], self.batch_size):
             suite.update(batch.to(device), real=True)
         log.info(
-            "FIDCallback: evaluator %s (sha256 %s), reference %s split (%d images), %d samples "
-            "every %d epochs",
+            "%s: evaluator %s (sha256 %s), reference %s split (%d images), %d samples every %d "
+            "epochs",
+            type(self).__name__,
             self.evaluator_name,
             (evaluator.sha256 or "?")[:12],
             self.reference,
@@ -127,40 +121,37 @@ class FIDCallback(L.Callback):
 
     def _reference_images(self, trainer: L.Trainer) -> torch.Tensor:
         datamodule = trainer.datamodule
-        dataset = (
-            getattr(datamodule, f"{self.reference}_set", None) if datamodule is not None else None
-        )
-        if dataset is None and datamodule is not None and self.reference == "test":
-            datamodule.setup("test")
-            dataset = datamodule.test_set
-        if dataset is None or not hasattr(dataset, "images") or len(dataset) == 0:
+        images = None
+        if callable(getattr(datamodule, "split_images", None)):
+            images, _ = datamodule.split_images(self.reference)
+        if images is None or len(images) == 0:
             raise RuntimeError(
-                f"FIDCallback(reference={self.reference!r}) needs the data module's {self.reference} "
-                "split (an ImageDataModule with images in it); check data.val_size or choose "
-                "reference=train"
+                f"{type(self).__name__}(reference={self.reference!r}) needs the data module's "
+                f"{self.reference} split (an ImageDataModule with images in it); check "
+                "data.val_size or choose reference=train"
             )
-        return dataset.images
+        return images
 
-    @torch.no_grad()
-    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from cnngan.metrics.samples import gan_sampler
-
-        started = time.perf_counter()
-        self._scored_epoch = trainer.current_epoch
+    def _generated_scores(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        """This rank's share of the samples through the suite -> {score: float}."""
         if self.suite is None:
             self.suite = self._build(trainer, pl_module.device)
-        suite = self.suite
-        suite.reset_fake()
+        self.suite.reset_fake()
         n_local = len(range(trainer.global_rank, self.num_samples, trainer.world_size))
         sample = gan_sampler(
             pl_module, self.use_ema, self.seed + trainer.global_rank, pl_module.device
         )
         for start in range(0, n_local, self.batch_size):
-            suite.update(
-                sample(min(self.batch_size, n_local - start)).to(pl_module.device), real=False
-            )
-        scores = suite.compute()
-        values = {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+            images = sample(min(self.batch_size, n_local - start))
+            self.suite.update(images.to(pl_module.device), real=False)
+        scores = self.suite.compute()
+        return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+
+    @torch.no_grad()
+    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        started = time.perf_counter()
+        self._scored_epoch = trainer.current_epoch
+        values = self._generated_scores(trainer, pl_module)
         if trainer.world_size > 1:
             # FID/KID/IS are already synced over DDP ranks (torchmetrics); the k-NN scores are
             # per-rank shards and get averaged. Reduced here, eagerly, on every rank: a lazy

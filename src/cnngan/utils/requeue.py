@@ -1,0 +1,51 @@
+"""Resume a SLURM job that the scheduler requeued (preemption, `scontrol requeue`, a node failure).
+
+A requeued job runs its batch script again: submitit unpickles the same Hydra job, which composes
+the same config and writes into the same run folder. Without help it would train from scratch and
+overwrite that folder. `resume_checkpoint` makes `trainer.fit` continue from the run's own
+`last.ckpt` instead (weights, optimizer, epoch and step counters, callback states).
+
+SLURM tells a requeued job apart by `SLURM_RESTART_COUNT` (unset on the first run). A job that
+was not requeued keeps the `ckpt_path` it was given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from cnngan.utils.rank import log
+
+
+def slurm_restart_count() -> int:
+    """How often SLURM has requeued this job (0 outside SLURM and on a job's first run)."""
+    value = os.environ.get("SLURM_RESTART_COUNT", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def last_checkpoint(trainer: L.Trainer) -> Path | None:
+    """The `last.ckpt` of the trainer's first ModelCheckpoint that saves one, if it exists."""
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.save_last and callback.dirpath:
+            name = f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+            path = Path(callback.dirpath) / name
+            if path.is_file():
+                return path
+    return None
+
+
+def resume_checkpoint(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
+    """The checkpoint `trainer.fit` should start from: the run's last checkpoint when SLURM
+    requeued this job and one was saved before, else `ckpt_path` (None: from scratch)."""
+    restarts = slurm_restart_count()
+    if restarts == 0:
+        return ckpt_path
+    last = last_checkpoint(trainer)
+    if last is None:
+        log.info("SLURM requeued this job (restart %d); no last checkpoint yet", restarts)
+        return ckpt_path
+    log.info("SLURM requeued this job (restart %d): resuming from %s", restarts, last)
+    return str(last)
