@@ -18,6 +18,7 @@ the recorded ids are the daemons themselves.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pwd
@@ -27,14 +28,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_DIR = Path("/tmp/cnngan-slurm")
 DEFAULT_PORT = 6817  # slurmctld; slurmd listens on the next port
 PARTITION = "debug"
 DAEMONS = ("munged", "slurmctld", "slurmd")
-# Which daemon owns which process: guards `down` against a recycled process id.
-COMMAND_NAMES = {"munged": "munged", "slurmctld": "slurmctld", "slurmd": "slurmd"}
 
 
 class ClusterError(RuntimeError):
@@ -68,7 +68,8 @@ def slurm_conf_text(folder: Path, port: int) -> str:
             "SlurmdUser=root",
             "AuthType=auth/munge",
             "CredType=cred/munge",
-            f"AuthInfo=socket={folder / 'munge' / 'munge.socket.2'}",
+            # cred_expire is also how long a requeued job waits before it starts again (120 s)
+            f"AuthInfo=socket={folder / 'munge' / 'munge.socket.2'},cred_expire=20",
             "ProctrackType=proctrack/linuxproc",
             "TaskPlugin=task/none",
             "SelectType=select/cons_tres",
@@ -214,7 +215,7 @@ def node_state(folder: Path) -> str | None:
     return state if out.returncode == 0 and state else None
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001 (a callable)
+def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -254,14 +255,15 @@ def _read_pids(folder: Path) -> dict[str, int]:
 
 
 def _is_ours(name: str, pid: int) -> bool:
-    """The process `pid` is alive (not a zombie) and is still the daemon we started."""
+    """The process `pid` is alive (not a zombie) and still runs daemon `name`: guards `down`
+    against a process id that the system has given to another process since."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
     except (FileNotFoundError, ProcessLookupError):
         return False
     state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X") and Path(command).name == COMMAND_NAMES[name]
+    return state not in ("Z", "X") and Path(command).name == name
 
 
 def alive_pids(folder: Path) -> dict[str, int]:
@@ -301,10 +303,8 @@ def down(folder: Path, quiet: bool = False) -> None:
     """Cancel the jobs, then stop slurmd, slurmctld and munged: exactly the recorded processes."""
     pids = alive_pids(folder)
     if {"slurmctld", "slurmd", "munged"} <= pids.keys():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired, ClusterError):
             _cancel_jobs(folder)
-        except (subprocess.TimeoutExpired, ClusterError):
-            pass
     for name in reversed(DAEMONS):
         if name in pids:
             _stop(name, pids[name])
@@ -332,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the cluster's folder")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="slurmctld port (+1: slurmd)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="slurmctld port (+1: slurmd)"
+    )
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for idle")
     args = parser.parse_args(argv)
     folder = args.dir.resolve()

@@ -1,19 +1,29 @@
-"""The plain loop's data: a fresh random permutation per epoch, whole batches indexed at once.
+"""The plain loop's data: whole batches of in-memory uint8 images, transformed on the device.
 
-The permutation is drawn as `DataLoader(shuffle=True)` draws it (at the start of every epoch,
-two int64 from torch's global RNG: the loader's base seed, then the sampler's seed for `randperm`
-from its own generator), so that at equal
-seeds both contenders see the same batches; the batch transform (normalize, augment, layout) is
-the project's `BatchTransform`, a plain torch function.
+`EpochBatches` is what a skilled user writes: a fresh random permutation per epoch (from its own
+generator) and one indexing op per batch. `LoaderBatches` draws the batches of cnngan's own
+training DataLoader instead: the same images in the same order as a cnngan run with the same
+seed, which the equal-work test needs (and nothing the timing depends on). Both transform with
+the project's `BatchTransform` (normalize, augment, memory layout), a plain torch function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import hydra
 import torch
 from omegaconf import DictConfig
 
 from cnngan.data.sources import ImageArrays
 from cnngan.data.transforms import BatchTransform
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Batches(Protocol):
+    def next(self) -> Batch: ...
 
 
 def plain_transform(data: DictConfig) -> BatchTransform:
@@ -25,44 +35,41 @@ def plain_transform(data: DictConfig) -> BatchTransform:
     )
 
 
-def _draw_int64() -> int:
-    return int(torch.empty((), dtype=torch.int64).random_().item())
-
-
 class EpochBatches:
-    """Training batches (drop_last) of uint8 images on `device`, transformed for training."""
+    """Training batches (drop_last) of uint8 images held on `device`, transformed for training."""
 
     def __init__(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        batch_size: int,
-        transform: BatchTransform,
-        device: torch.device,
+        self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, transform: BatchTransform
     ) -> None:
-        self.images, self.labels = images.to(device), labels.to(device)
-        self.batch_size, self.transform, self.device = int(batch_size), transform, device
+        self.images, self.labels = images, labels
+        self.batch_size, self.transform = int(batch_size), transform
+        self.generator = torch.Generator().manual_seed(0)
         self.perm, self.pos = torch.empty(0, dtype=torch.long), 0
 
-    def _new_epoch(self) -> None:
-        _draw_int64()  # a DataLoader iterator draws its workers' base seed first (unused here)
-        seed = _draw_int64()  # then RandomSampler the seed of its permutation
-        generator = torch.Generator().manual_seed(seed)
-        self.perm, self.pos = torch.randperm(len(self.labels), generator=generator), 0
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next(self) -> Batch:
         if self.pos + self.batch_size > len(self.perm):
-            self._new_epoch()
-        idx = self.perm[self.pos : self.pos + self.batch_size].to(self.device)
+            self.perm = torch.randperm(len(self.labels), generator=self.generator)
+            self.perm, self.pos = self.perm.to(self.images.device), 0
+        idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
         return self.transform(self.images[idx], train=True), self.labels[idx]
 
 
-def train_split(data: DictConfig, arrays: ImageArrays) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training images cnngan trains on (validation images carved out, subset applied)."""
-    import hydra
+class LoaderBatches:
+    """The batches of a data module's training DataLoader, epoch after epoch, moved to `device`
+    and transformed for training."""
 
-    return hydra.utils.instantiate(data).with_arrays(arrays).split_images("train")
+    def __init__(self, datamodule: Any, transform: BatchTransform, device: torch.device) -> None:
+        self.datamodule, self.transform, self.device = datamodule, transform, device
+        self.iterator: Iterator[Batch] | None = None
+
+    def next(self) -> Batch:
+        batch = next(self.iterator, None) if self.iterator is not None else None
+        if batch is None:
+            self.iterator = iter(self.datamodule.train_dataloader())
+            batch = next(self.iterator)
+        images, labels = (t.to(self.device) for t in batch)
+        return self.transform(images, train=True), labels
 
 
 _ARRAYS: dict[str, ImageArrays] = {}
@@ -75,3 +82,15 @@ def load_arrays(data: DictConfig) -> ImageArrays:
     if data.name not in _ARRAYS:
         _ARRAYS[data.name] = SOURCES[data.name](data.data_dir, download=data.download)
     return _ARRAYS[data.name]
+
+
+def make_batches(data: DictConfig, device: torch.device, source: str = "own") -> Batches:
+    """The plain loop's batches of the training split cnngan trains on: "own" (EpochBatches) or
+    "loader" (cnngan's DataLoader order, for the equal-work test)."""
+    datamodule = hydra.utils.instantiate(data).with_arrays(load_arrays(data))
+    transform = plain_transform(data)
+    if source == "loader":
+        datamodule.setup("fit")
+        return LoaderBatches(datamodule, transform, device)
+    images, labels = datamodule.split_images("train")
+    return EpochBatches(images.to(device), labels.to(device), data.batch_size, transform)

@@ -51,8 +51,8 @@ def cnngan_fit(
 ) -> tuple[Seconds, L.LightningModule]:
     """Fit `warmup + steps` batches (GAN: iterations); the timed window's (wall, CPU) seconds and
     the trained model. `on_window("start"/"stop")` is called at the window's edges."""
-    L.seed_everything(SEED, verbose=False)
     datamodule = hydra.utils.instantiate(cfg.data).with_arrays(load_arrays(cfg.data))
+    L.seed_everything(SEED, verbose=False)  # after loading: a source may draw its test split
     model = hydra.utils.instantiate(cfg.model)
     timer = WindowTimer(warmup, steps, on_window)
     trainer = hydra.utils.instantiate(

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
-from bench.batches import EpochBatches, load_arrays, plain_transform, train_split
+from bench.batches import make_batches
 from bench.contenders import SEED
 from bench.timing import Seconds, timed_loop
 from cnngan.utils.device import resolve_device
@@ -31,9 +31,17 @@ class PlainRun:
     device: torch.device
 
 
-def _setup(cfg: DictConfig) -> tuple[torch.device, dict[str, nn.Module]]:
-    """Seed, then build the nets in the config's order (as instantiating the model does)."""
-    torch.manual_seed(SEED)
+def _setup(cfg: DictConfig, data: str) -> tuple[torch.device, dict[str, nn.Module]]:
+    """Seed, then build the nets in the config's order (as instantiating the model does). The
+    data comes first: a dataset source may draw its test split from the global RNG. With
+    cnngan's DataLoader as the data source, seed as cnngan does (Lightning's seed_everything,
+    whose global seed the data module may take as its shuffle seed)."""
+    if data == "loader":
+        import lightning as L
+
+        L.seed_everything(SEED, verbose=False)
+    else:
+        torch.manual_seed(SEED)
     device = resolve_device("auto")
     layout = torch.channels_last if cfg.data.channels_last else torch.contiguous_format
     names = [k for k in cfg.model if k in ("net", "generator", "discriminator")]
@@ -43,15 +51,11 @@ def _setup(cfg: DictConfig) -> tuple[torch.device, dict[str, nn.Module]]:
     return device, nets
 
 
-def _batches(cfg: DictConfig, device: torch.device) -> EpochBatches:
-    images, labels = train_split(cfg.data, load_arrays(cfg.data))
-    return EpochBatches(images, labels, cfg.data.batch_size, plain_transform(cfg.data), device)
-
-
-def plain_classifier(cfg: DictConfig, total_steps: int) -> PlainRun:
+def plain_classifier(cfg: DictConfig, total_steps: int, data: str = "own") -> PlainRun:
     """Forward, cross-entropy, backward, optimizer step, scheduler step."""
-    device, nets = _setup(cfg)
-    net, batches = nets["net"], _batches(cfg, device)
+    batches = make_batches(cfg.data, resolve_device("auto"), data)
+    device, nets = _setup(cfg, data)
+    net = nets["net"]
     opt = hydra.utils.instantiate(cfg.model.optimizer)(params=net.parameters())
     sched = None
     if cfg.model.get("scheduler"):
@@ -77,13 +81,14 @@ def _check_gan_recipe(m: DictConfig) -> None:
         raise ValueError("the plain GAN loop is unconditional, without schedulers or clipping")
 
 
-def plain_gan(cfg: DictConfig, total_steps: int) -> PlainRun:
+def plain_gan(cfg: DictConfig, total_steps: int, data: str = "own") -> PlainRun:
     """One D step (non-saturating loss on real and detached fake), one G step with D frozen,
     then the EMA of G: the gan_dcgan recipe."""
     m = cfg.model
     _check_gan_recipe(m)
-    device, nets = _setup(cfg)
-    gen, disc, batches = nets["generator"], nets["discriminator"], _batches(cfg, device)
+    batches = make_batches(cfg.data, resolve_device("auto"), data)
+    device, nets = _setup(cfg, data)
+    gen, disc = nets["generator"], nets["discriminator"]
     ema = copy.deepcopy(gen).requires_grad_(False) if m.ema_decay is not None else None
     if ema is not None:
         nets["generator_ema"] = ema
@@ -128,7 +133,10 @@ def update_ema(ema: nn.Module, net: nn.Module, decay: float, copy_only: bool) ->
 PLAIN = {"classifier": plain_classifier, "gan": plain_gan}
 
 
-def run_plain(task: str, cfg: DictConfig, warmup: int, steps: int) -> tuple[Seconds, PlainRun]:
-    """(wall, CPU) seconds of `steps` timed steps after `warmup` untimed ones, and the run."""
-    run = PLAIN[task](cfg, warmup + steps)
+def run_plain(
+    task: str, cfg: DictConfig, warmup: int, steps: int, data: str = "own"
+) -> tuple[Seconds, PlainRun]:
+    """(wall, CPU) seconds of `steps` timed steps after `warmup` untimed ones, and the run;
+    `data` as for `make_batches`."""
+    run = PLAIN[task](cfg, warmup + steps, data)
     return timed_loop(run.step, warmup, steps, run.device), run

@@ -38,7 +38,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return classifier_test_metrics(cfg, model, stored)
 
 
-def classifier_test_metrics(cfg: DictConfig, model: Any, stored: dict[str, Any]) -> dict[str, float]:
+def classifier_test_metrics(
+    cfg: DictConfig, model: Any, stored: dict[str, Any]
+) -> dict[str, float]:
     """trainer.test on the test split of the checkpoint's own data config."""
     started = time.perf_counter()
     datamodule = hydra.utils.instantiate(

@@ -11,7 +11,12 @@ import pytest
 import torch
 from torchvision.io import decode_image
 
-from cnngan.callbacks.nan_guard import NonFiniteLossError, non_finite, training_values
+from cnngan.callbacks.nan_guard import (
+    NonFiniteLossError,
+    NonFiniteLossGuard,
+    non_finite,
+    training_values,
+)
 from cnngan.callbacks.sample_grid import SampleGrid
 from cnngan.sample import sample, slerp
 from cnngan.train import train
@@ -205,3 +210,74 @@ def test_nan_guard_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path: Pa
     )
     assert trainer.global_step == 8  # nothing ran after the bad iteration
     assert not (tmp_path / "samples" / "final.png").exists()
+
+
+@pytest.mark.slow
+def test_metrics_callback_scores_with_the_suite_of_the_config(tmp_path: Path) -> None:
+    """callbacks=gan_best_fid on digits with a digits evaluator: the callback builds the suite of
+    conf/metrics/suite/ (with its own overrides), logs val/* every epoch, keeps the best FID."""
+    from cnngan.callbacks.gan_metrics import GanMetricsCallback
+    from cnngan.metrics.suite import SCORE_KEYS
+    from tests.metrics.digits_evaluator import write_digits_evaluator
+
+    evaluator = write_digits_evaluator(tmp_path / "evaluator")
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=gan_dcgan",
+            *TINY,
+            "trainer.max_epochs=2",
+            "logger=csv",
+            "callbacks=gan_best_fid",
+            "callbacks.rich_progress_bar=null",
+            "callbacks.model_summary=null",
+            f"callbacks.gan_fid.evaluator={evaluator}",
+            "callbacks.gan_fid.num_samples=100",
+            "callbacks.gan_fid.suite.kid_subsets=3",
+            "callbacks.gan_fid.suite.kid_subset_size=50",
+            "callbacks.gan_fid.suite.pr_k=4",
+        ],
+        tmp_path / "run",
+    )
+    callback = hydra.utils.instantiate(cfg.callbacks.gan_fid)
+    assert isinstance(callback, GanMetricsCallback)
+    suite = callback.make_suite.keywords  # conf/metrics/suite/, gan_fid.yaml's and ours on top
+    assert (suite["kid_subsets"], suite["pr_k"], suite["knn_max_samples"]) == (3, 4, 5000)
+    metrics = train(cfg)
+    scores = [metrics[f"val/{key}"] for key in SCORE_KEYS]
+    assert all(torch.isfinite(torch.tensor(scores))) and metrics["val/fid"] > 0
+    assert 1 <= metrics["val/modes_covered"] <= 10
+    logged = (tmp_path / "run" / "csv").rglob("metrics.csv")
+    header = next(logged).read_text().splitlines()[0].split(",")
+    assert {f"val/{key}" for key in SCORE_KEYS} <= set(header)
+    assert (tmp_path / "run" / "checkpoints" / "best-fid.ckpt").is_file()
+
+
+class PoisonNet(L.Callback):
+    """Turns the classifier's first weight into NaN before its second batch."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 1:
+            with torch.no_grad():
+                next(pl_module.parameters()).fill_(float("nan"))
+
+
+def test_nan_guard_reads_a_classifiers_logged_loss(tmp_path: Path) -> None:
+    cfg = compose_config(
+        "train",
+        ["data=digits", "trainer.accelerator=cpu", "trainer.max_epochs=1", "logger=none"],
+        tmp_path,
+    )
+    datamodule, model = hydra.utils.instantiate(cfg.data), hydra.utils.instantiate(cfg.model)
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        callbacks=[NonFiniteLossGuard(), PoisonNet()],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"iteration 2 .*train/loss_step = nan") as err:
+        trainer.fit(model, datamodule=datamodule)
+    assert "no checkpoint had been written yet" in str(err.value)
+    assert trainer.global_step == 2

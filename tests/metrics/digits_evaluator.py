@@ -13,7 +13,7 @@ from cnngan.data.sources import load_digits
 from cnngan.metrics.evaluator import sha256_file
 from cnngan.nets.cnn import ConvNet
 
-NET = {"in_shape": [1, 8, 8], "num_classes": 10, "channels": [16, 32], "fc_dims": [64]}
+NET = {"in_shape": [1, 8, 8], "num_classes": 10, "channels": [8, 16], "fc_dims": [32]}
 NORMALIZE = {"mean": [0.3], "std": [0.38]}
 DATA = {
     "_target_": "cnngan.data.ImageDataModule",
@@ -28,14 +28,14 @@ DATA = {
 }
 
 
-def train_digits_net(steps: int = 150, seed: int = 0) -> ConvNet:
+def train_digits_net(steps: int = 60, seed: int = 0) -> ConvNet:
     torch.manual_seed(seed)
     arrays = load_digits()
     x = (arrays.train_x.float() / 255 - NORMALIZE["mean"][0]) / NORMALIZE["std"][0]
     net = ConvNet(**NET)
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for step in range(steps):
-        index = torch.randint(0, len(x), (128,))
+    for _ in range(steps):
+        index = torch.randint(0, len(x), (64,))
         loss = torch.nn.functional.cross_entropy(net(x[index]), arrays.train_y[index])
         optimizer.zero_grad()
         loss.backward()

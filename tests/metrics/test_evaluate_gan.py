@@ -16,6 +16,7 @@ from cnngan.metrics.suite import SCORE_KEYS
 from cnngan.train import train
 from cnngan.utils.entry import run_entry
 from cnngan.utils.metrics_file import protocol_of, read_metrics
+from tests.callbacks.test_gan_callbacks import TINY
 from tests.conftest import REPO_ROOT, compose_config
 from tests.metrics.digits_evaluator import write_digits_evaluator
 
@@ -87,26 +88,11 @@ def test_a_missing_evaluator_is_a_user_error_naming_the_fix(make_cfg, capsys) ->
 
 @pytest.fixture(scope="module")
 def cond_gan(tmp_path_factory) -> Path:
-    """A conditional DCGAN on digits, 4 iterations: enough for a checkpoint with labels."""
+    """A conditional DCGAN on digits, 2 iterations: enough for a checkpoint with labels."""
     out = tmp_path_factory.mktemp("cond_gan")
     cfg = compose_config(
         "train",
-        [
-            "experiment=gan_dcgan_cond",
-            "data=digits",
-            "model.generator.width=16",
-            "model.discriminator.width=16",
-            "trainer.accelerator=cpu",
-            "trainer.max_time=null",
-            "trainer.max_steps=-1",
-            "trainer.max_epochs=1",
-            "+trainer.limit_train_batches=4",
-            "+trainer.limit_val_batches=1",
-            "callbacks.rich_progress_bar=null",
-            "callbacks.model_summary=null",
-            "logger=none",
-            "test=false",
-        ],
+        ["experiment=gan_dcgan_cond", *TINY, "trainer.max_epochs=1", "logger=none"],
         out,
     )
     train(cfg)
@@ -128,6 +114,6 @@ def test_cas_trains_the_metrics_config_classifier_on_samples(
     result = evaluate(make_cfg("eval", overrides))
     assert (result["cas_num_train"], result["cas_epochs"]) == (600, 3)
     # 27 steps on 600 real 8x8 digits reach far above chance (0.1); samples of a GAN trained
-    # for 4 iterations teach (almost) nothing
+    # for 2 iterations teach (almost) nothing
     assert result["cas_real_acc"] > 0.5 and result["cas_real_acc"] > result["cas_acc"] + 0.2
     assert result["cas_ratio"] == pytest.approx(result["cas_acc"] / result["cas_real_acc"])

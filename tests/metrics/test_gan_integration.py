@@ -50,7 +50,9 @@ class ImageNoiseGAN(L.LightningModule):
         return (1 - alpha) * images + alpha * noise
 
 
-def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(tmp_path: Path) -> None:
+def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
+    tmp_path: Path,
+) -> None:
     dm = ImageDataModule(
         "fashion_mnist",
         str(REPO_ROOT / "data"),

@@ -50,8 +50,8 @@ def test_fast_dev_run_every_network_loss_and_conditioning(
 
 
 class SwitchProbe(L.Callback):
-    """Keeps the trained module and the gradient norm each optimizer step applies (after
-    clipping); added to a run by config, the last instance is `SwitchProbe.last`."""
+    """Keeps the trained module and the gradient norm each optimizer step applied (read after the
+    step, so after clipping); added to a run by config, the last instance is `SwitchProbe.last`."""
 
     last: SwitchProbe | None = None
 
@@ -63,7 +63,7 @@ class SwitchProbe(L.Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         self.module = pl_module
         for optimizer in trainer.optimizers:
-            optimizer.register_step_pre_hook(self._record)
+            optimizer.register_step_post_hook(self._record)
 
     def _record(self, optimizer, args, kwargs) -> None:
         grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
@@ -85,7 +85,8 @@ def check_spectral_norm_and_projection(
 ) -> None:
     from torch.nn.utils import parametrize
 
-    layers = [m for m in module.discriminator.modules() if hasattr(m, "weight")]
+    kinds = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Embedding)
+    layers = [m for m in module.discriminator.modules() if isinstance(m, kinds)]
     assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
     x = torch.rand(2, *module.hparams.image_shape) * 2 - 1
     with torch.no_grad():

@@ -11,18 +11,11 @@ import torch
 from cnngan.models import GAN, ImageClassifier
 from cnngan.train import train
 from cnngan.utils.checkpoint import model_from_checkpoint
+from tests.models.test_gan import BASE
 
 LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy"
 # the overrides that wrote gan_dcgan_digits.ckpt (fixture README), but for trainer.max_steps
-GAN_RUN = [
-    "experiment=gan_dcgan",
-    "data=digits",
-    "trainer.accelerator=cpu",
-    "trainer.max_time=null",
-    "model.generator.width=16",
-    "model.discriminator.width=16",
-    "logger=none",
-]
+GAN_RUN = [*BASE, "logger=none"]
 
 
 @pytest.mark.parametrize(

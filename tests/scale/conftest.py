@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -97,3 +100,53 @@ def wandb_grid_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp,
     )
     return sweep_dir
+
+
+# ------------------------------------------------------------------------ a real SLURM cluster
+SLURM_SCRIPT = REPO_ROOT / "scripts" / "slurm_local.py"
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 1 are free (slurmctld and slurmd of a private cluster)."""
+    for _ in range(50):
+        port = random.randrange(20000, 40000)
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no two consecutive free ports found")
+
+
+def _slurm_unavailable(reason: str) -> None:
+    """Skip with the reason; under CI=true a missing cluster is a failure instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"SLURM tests cannot run on CI: {reason}")
+    pytest.skip(f"SLURM cluster unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[Path]:
+    """A one-node SLURM cluster on this machine for the session; yields its slurm.conf.
+
+    Started by scripts/slurm_local.py in a private folder with private ports (so it coexists with
+    `make slurm-up`), stopped at the end by the process ids the script recorded."""
+    if os.geteuid() != 0:
+        _slurm_unavailable("the local cluster needs root (slurmd runs the jobs)")
+    folder = Path(tempfile.mkdtemp(prefix="cnngan-slurm-"))
+    command = [sys.executable, str(SLURM_SCRIPT), "--dir", str(folder)]
+    started = subprocess.run(
+        [*command[:2], "up", *command[2:], "--port", str(_free_port_pair())],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    try:
+        if started.returncode != 0:
+            _slurm_unavailable((started.stderr or started.stdout).strip()[-2000:])
+        yield folder / "slurm.conf"
+    finally:
+        subprocess.run([*command[:2], "down", *command[2:]], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)

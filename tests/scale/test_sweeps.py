@@ -85,7 +85,11 @@ def test_the_direction_comes_from_config_not_from_the_metric_name(tmp_path: Path
 
     cfg = compose_config(
         "train",
-        ["hparams_search=classifier_optuna", "optimized_metric=val/loss", "optimized_direction=minimize"],
+        [
+            "hparams_search=classifier_optuna",
+            "optimized_metric=val/loss",
+            "optimized_direction=minimize",
+        ],
         tmp_path / "cfg",
     )
     assert cfg.hydra.sweeper.direction == "minimize" and cfg.hydra.sweeper.metric == "val/loss"
@@ -123,11 +127,35 @@ optimized_direction: minimize
 hydra:
   mode: MULTIRUN
   sweeper:
-    study_name: scale_test
     n_trials: 2
     params:
       model.optimizer.lr: choice(0.003, 1e12)
 """
+
+
+def seeded_sweep(
+    tmp_path: Path, name: str, config: str, directions: list[str], trials: list[dict]
+) -> tuple[list[str], Path, str]:
+    """A test hparams_search config `name` and its study created with `trials` enqueued (so their
+    order is fixed); returns (the cnngan-train arguments that use both, sweep dir, storage)."""
+    import optuna
+
+    conf = tmp_path / "conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    (conf / f"{name}.yaml").write_text(config)
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    storage = f"sqlite:///{sweep}/optuna.db"
+    study = optuna.create_study(study_name=name, storage=storage, directions=directions)
+    for params in trials:
+        study.enqueue_trial(params)
+    args = [
+        f"--config-dir={conf.parent}",
+        f"hparams_search={name}",
+        f"hydra.sweep.dir={sweep}",
+        f"hydra.sweeper.study_name={name}",
+    ]
+    return args, sweep, storage
 
 
 def _kill_when_trial_running(
@@ -151,23 +179,10 @@ def _kill_when_trial_running(
 def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Path) -> None:
     import optuna
 
-    conf = tmp_path / "conf" / "hparams_search"
-    conf.mkdir(parents=True)
-    (conf / "scale_test.yaml").write_text(_STUDY_CONFIG)
-    sweep = tmp_path / "sweep"
-    storage = f"sqlite:///{sweep}/optuna.db"
     # fix the order: trial 0 diverges, trial 1 trains (and is killed, then re-run)
-    sweep.mkdir()
-    seeded = optuna.create_study(study_name="scale_test", storage=storage, direction="minimize")
-    seeded.enqueue_trial({"model.optimizer.lr": 1e12})
-    seeded.enqueue_trial({"model.optimizer.lr": 0.003})
-    args = [
-        f"--config-dir={conf.parent}",
-        "hparams_search=scale_test",
-        *TINY,
-        *FEW_BATCHES,
-        f"hydra.sweep.dir={sweep}",
-    ]
+    lrs = [{"model.optimizer.lr": 1e12}, {"model.optimizer.lr": 0.003}]
+    args, sweep, storage = seeded_sweep(tmp_path, "scale_test", _STUDY_CONFIG, ["minimize"], lrs)
+    args += [*TINY, *FEW_BATCHES]
 
     with open(tmp_path / "first.log", "w") as out:
         first = subprocess.Popen(
@@ -206,6 +221,7 @@ def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Pat
 @pytest.mark.parametrize("experiment", ["gan_dcgan", "gan_seed"])
 def test_gan_optuna_minimizes_the_fid_callback_metric(experiment: str, tmp_path: Path) -> None:
     import hydra
+    import lightning as L
 
     cfg = compose_config(
         "train", [f"experiment={experiment}", "hparams_search=gan_optuna"], tmp_path
@@ -214,7 +230,8 @@ def test_gan_optuna_minimizes_the_fid_callback_metric(experiment: str, tmp_path:
     assert cfg.hydra.sweeper.direction == "minimize"
     assert cfg.callbacks.gan_fid.prefix + "fid" == cfg.optimized_metric
     assert "sample_grid" in cfg.callbacks and "nan_guard" in cfg.callbacks  # the GAN callbacks stay
-    assert type(hydra.utils.instantiate(cfg.callbacks.gan_fid)).__name__ == "FIDCallback"
+    assert isinstance(hydra.utils.instantiate(cfg.callbacks.gan_fid), L.Callback)  # the scorer
+    assert cfg.callbacks.optuna_pruning.monitor == "val/fid"  # pruning watches the same score
     assert set(cfg.hydra.sweeper.params) >= {
         "model.g_optimizer.lr",
         "model.d_optimizer.lr",
@@ -238,9 +255,7 @@ def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     )
     done = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
     study.tell(done, 0.5)
-    ended, cut = (
-        study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)}) for _ in range(2)
-    )
+    ended, cut = (study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)}) for _ in range(2))
     (tmp_path / str(ended.number)).mkdir()
     (tmp_path / str(ended.number) / "job.json").write_text(
         json.dumps({"status": "COMPLETED", "objective": 0.7})

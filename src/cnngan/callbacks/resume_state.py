@@ -1,9 +1,16 @@
-"""Every random number generator of every rank, into the checkpoint and back.
+"""Every random number generator of every rank, and the position in the data order, into the
+checkpoint and back.
 
-With the data order (`cnngan.data.sampler`, saved by Lightning as the loader's state) and
-Lightning's own state (weights, optimizers, schedulers, loop counters), this makes a run resumed
-from any step continue exactly as the uninterrupted run would: same noise, dropout masks and
-augmentation.
+With Lightning's own state (weights, optimizers, schedulers, loop counters), this makes a run
+resumed from any step continue exactly as the uninterrupted run would: the next batch of the same
+epoch order (`cnngan.data.sampler`), the same noise, dropout masks and augmentation.
+
+- The data position: Lightning saves a stateful training loader's `state_dict()` and hands it
+  back in `FitLoop.setup_data()`, but only when the loader is first built *after* the checkpoint
+  was read. Anything that asks for `trainer.estimated_stepping_batches` while the optimizers are
+  configured (OneCycleLR does) builds it earlier, and Lightning 2.6 then silently starts the
+  epoch over. So the loader states are also kept here and applied at `on_train_start`, before
+  the first batch is drawn (the loader's iterator starts lazily).
 
 - Saving: every rank's states (torch CPU and CUDA, NumPy, Python `random`) are gathered into rank
   0's checkpoint (`dump_checkpoint` runs on every rank, so the gather is a valid collective).
@@ -83,20 +90,41 @@ def gather_from_ranks(state: RngState) -> list[RngState]:
     return states
 
 
+def stateful_loaders(loaders: Any) -> list[Any]:
+    """The training loaders (one, or a list/dict of them) that have a resumable state."""
+    if isinstance(loaders, dict):
+        loaders = list(loaders.values())
+    if not isinstance(loaders, list | tuple):
+        loaders = [loaders]
+    return [loader for loader in loaders if hasattr(loader, "load_state_dict")]
+
+
 class ResumeState(L.Callback):
-    """Saves the RNG states of all ranks with every checkpoint and restores them on resume."""
+    """Saves the RNG states of all ranks and the data position with every checkpoint and
+    restores them when a fit resumes."""
 
     def __init__(self) -> None:
-        self._pending: list[RngState] | None = None
+        self._trainer: L.Trainer | None = None
+        self._pending: dict[str, Any] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._trainer = trainer
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": gather_from_ranks(capture_rng())}
+        loaders = self._trainer.train_dataloader if self._trainer is not None else None
+        data = [loader.state_dict() for loader in stateful_loaders(loaders)] if loaders else []
+        return {"rng": gather_from_ranks(capture_rng()), "data": data}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending = state_dict.get("rng")
+        self._pending = dict(state_dict)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        states, self._pending = self._pending, None
+        pending, self._pending = self._pending, {}
+        loaders = stateful_loaders(trainer.train_dataloader)
+        if pending.get("data") and len(pending["data"]) == len(loaders):
+            for loader, state in zip(loaders, pending["data"], strict=True):
+                loader.load_state_dict(state)
+        states = pending.get("rng")
         if not states:
             return
         if len(states) != trainer.world_size:

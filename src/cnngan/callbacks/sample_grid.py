@@ -28,13 +28,9 @@ class GeneratesImages(Protocol):
     device: torch.device
     has_ema: bool
 
-    def generate(
-        self,
-        n: int,
-        labels: torch.Tensor | None = None,
-        use_ema: bool = True,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor: ...
+    def generate(self, n: int, **options: Any) -> torch.Tensor:
+        """n images in [-1, 1]; options: labels, use_ema, generator (a torch.Generator)."""
+        ...
 
 
 def logging_step(trainer: L.Trainer) -> int:

@@ -33,7 +33,8 @@ from cnngan.models.rng import restore_rng_states, save_rng_states
 from cnngan.models.step_budget import StepBudget
 from cnngan.utils.checkpoint import to_plain_hparams
 
-NOT_HPARAMS = ["generator", "discriminator", "g_optimizer", "d_optimizer", "g_scheduler"]
+# nets and partials: not plain data, so not hyperparameters (checkpoints load weights_only)
+OBJECTS = ["generator", "discriminator", "g_optimizer", "d_optimizer", "g_scheduler", "d_scheduler"]
 
 
 class GAN(L.LightningModule):
@@ -87,7 +88,7 @@ class GAN(L.LightningModule):
         val_seed: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=[*NOT_HPARAMS, "d_scheduler"], logger=False)
+        self.save_hyperparameters(ignore=OBJECTS, logger=False)
         to_plain_hparams(self.hparams)
         self.hparams.image_shape = [int(s) for s in image_shape]
         check_gan_config(self.hparams, generator, discriminator)

@@ -73,16 +73,20 @@ def distribution(override: Override) -> BaseDistribution:
 def search_space(
     params: Mapping[str, str], arguments: Sequence[str]
 ) -> tuple[dict[str, BaseDistribution], list[str]]:
-    """(distributions by key, fixed overrides) from hydra.sweeper.params and the command line."""
+    """(distributions by key, fixed overrides) from hydra.sweeper.params and the command line;
+    for a key given twice the command line wins (`data.batch_size=64` fixes a searched key)."""
     lines = [f"{k}={v}" for k, v in params.items()] + list(arguments)
     space: dict[str, BaseDistribution] = {}
-    fixed: list[str] = []
+    fixed: dict[str, str] = {}
     for override in OverridesParser.create().parse_overrides(lines):
+        key = override.get_key_element()
+        space.pop(key, None)
+        fixed.pop(key, None)
         if override.is_sweep_override():
-            space[override.get_key_element()] = distribution(override)
+            space[key] = distribution(override)
         else:
-            fixed.append(f"{override.get_key_element()}={override.get_value_element_as_str()}")
-    return space, fixed
+            fixed[key] = f"{key}={override.get_value_element_as_str()}"
+    return space, list(fixed.values())
 
 
 def grid_of(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:

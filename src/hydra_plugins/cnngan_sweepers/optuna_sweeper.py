@@ -5,7 +5,6 @@ schema and the plugin class; Optuna and the study loop (`_study.py`) load only w
 What the options mean: conf/hparams_search/classifier_optuna.yaml and the README.
 """
 
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -1,0 +1,72 @@
+"""Parallel, multi-objective trials: 4 trials through the joblib launcher, 2 at a time, maximizing
+val/acc_best and minimizing time/wall_s. Trials 0 and 2-3 train 1 epoch, trial 1 trains 4: the
+job start/end times in job.json show how a finished trial's slot is refilled (per batch: Hydra's
+`Launcher.launch` returns when the whole batch has ended), and the summary shows the Pareto front."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.scale.conftest import FEW_BATCHES, QUIET, run_train
+from tests.scale.test_sweeps import seeded_sweep
+
+_CONFIG = """\
+# @package _global_
+defaults:
+  - override /hydra/sweeper: cnngan_optuna
+optimized_metric: [val/acc_best, time/wall_s]
+optimized_direction: [maximize, minimize]
+hydra:
+  mode: MULTIRUN
+  sweeper:
+    n_trials: 4
+    params:
+      trainer.max_epochs: choice(1, 4)
+"""
+
+
+@pytest.mark.slow
+def test_parallel_multi_objective_trials_run_in_batches(tmp_path: Path) -> None:
+    trials = [{"trainer.max_epochs": epochs} for epochs in (1, 4, 1, 1)]
+    directions = ["maximize", "minimize"]
+    args, sweep, storage = seeded_sweep(tmp_path, "parallel_test", _CONFIG, directions, trials)
+    run_train(
+        [
+            *args,
+            "data=digits",
+            *QUIET,
+            *FEW_BATCHES,
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+        ],
+        tmp_path,
+    )
+
+    study = optuna.load_study(study_name="parallel_test", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    assert study.metric_names == ["val/acc_best", "time/wall_s"]
+    jobs = [json.loads((sweep / str(n) / "job.json").read_text()) for n in range(4)]
+    start = [j["started"] for j in jobs]
+    end = [j["ended"] for j in jobs]
+    # batch 1 = trials 0 and 1 side by side; trial 0's slot stays empty until trial 1 ends
+    assert start[1] < end[0] and end[0] < end[1]
+    assert min(start[2], start[3]) >= end[1]
+    print(f"\nslot idle after trial 0 ended: {min(start[2], start[3]) - end[0]:.1f} s")
+
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["metric"] == ["val/acc_best", "time/wall_s"]
+    front = summary["pareto_front"]
+    values = {j["num"]: j["objective"] for j in summary["jobs"]}
+    assert front and all(len(values[n]) == 2 for n in values)
+    for member in front:  # nobody beats a front member in both objectives
+        acc, wall = member["value"]
+        assert not any(a >= acc and w <= wall and (a, w) != (acc, wall) for a, w in values.values())
+    off_front = set(values) - {m["num"] for m in front}
+    for num in off_front:  # and every other job is beaten by a front member
+        acc, wall = values[num]
+        assert any(m["value"][0] >= acc and m["value"][1] <= wall for m in front)
+    assert "Pareto front: jobs" in (sweep / "summary.md").read_text()

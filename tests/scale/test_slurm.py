@@ -1,0 +1,251 @@
+"""Multiruns through a real SLURM scheduler (`hydra/launcher=slurm`, submitit, sbatch, srun) on a
+one-node cluster started for the session (scripts/slurm_local.py): a classifier grid as a job
+array, one DDP job of 2 SLURM tasks, a GAN job, and a requeued job that resumes its checkpoint.
+
+Every job asks for 1 CPU per task; the node has the machine's CPUs (2 on CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from tests.conftest import REPO_ROOT
+from tests.scale.conftest import QUIET, clean_env, tail
+from tests.scale.test_ddp import REPLICAS, assert_replicas_identical
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+CNNGAN_TRAIN = str(Path(sys.executable).parent / "cnngan-train")
+# CPU-only jobs on the local node: no GPUs, one CPU per task, a short time limit
+SLURM = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.gpus_per_node=null",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.timeout_min=15",
+]
+FEW = ["+trainer.limit_train_batches=10", "+trainer.limit_val_batches=1"]  # OneCycleLR: >= 10
+
+
+def slurm_env(slurm_conf: Path, tmp: Path) -> dict[str, str]:
+    """What the multirun and (through sbatch's --export=ALL) its jobs see: the cluster's config,
+    one torch thread per task, no W&B credentials."""
+    return {**clean_env(tmp / "home"), "SLURM_CONF": str(slurm_conf), "OMP_NUM_THREADS": "1"}
+
+
+def multirun_command(args: Sequence[str], tmp: Path) -> list[str]:
+    return [CNNGAN_TRAIN, "-m", *SLURM, *QUIET, *args, f"paths.log_dir={tmp / 'logs'}"]
+
+
+def run_multirun(
+    args: Sequence[str], tmp: Path, slurm_conf: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """`cnngan-train -m hydra/launcher=slurm ARGS`; fails with the output's tail on error."""
+    proc = subprocess.run(
+        multirun_command(args, tmp),
+        cwd=REPO_ROOT,
+        env=slurm_env(slurm_conf, tmp),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"cnngan-train -m failed ({proc.returncode}):\n{tail(proc)}"
+    return proc
+
+
+def scontrol_job(job_id: str, slurm_conf: Path) -> dict[str, str]:
+    """`scontrol show job` as a dict (JobState, Restarts, NumTasks, ...)."""
+    out = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id],
+        env={**os.environ, "SLURM_CONF": str(slurm_conf)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    return dict(field.split("=", 1) for field in out.split() if "=" in field)
+
+
+def final_job(job_id: str, slurm_conf: Path, timeout: float = 120) -> dict[str, str]:
+    """The job's record once it has ended: the multirun returns as soon as every task wrote its
+    result, while SLURM may still be ending the job (RUNNING, COMPLETING) for a moment."""
+    deadline = time.monotonic() + timeout
+    while (job := scontrol_job(job_id, slurm_conf))["JobState"] in ("RUNNING", "COMPLETING"):
+        assert time.monotonic() < deadline, f"job {job_id} still {job['JobState']}"
+        time.sleep(1)
+    return job
+
+
+def job_id_of(run_dir: Path) -> str:
+    """The SLURM job id the launcher recorded in the job's Hydra config (hydra.job.id)."""
+    return str(OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra.job.id)
+
+
+def submitit_logs(sweep: Path, job_id: str) -> dict[int, str]:
+    """Each SLURM task's stdout + stderr, as submitit wrote them; by task rank."""
+    folder = sweep / ".submitit" / job_id
+    logs = {}
+    for out in sorted(folder.glob(f"{job_id}_*_log.out")):
+        rank = int(out.name.removeprefix(f"{job_id}_").split("_")[0])
+        logs[rank] = out.read_text() + out.with_suffix(".err").read_text()
+    return logs
+
+
+def test_grid_runs_as_slurm_job_array(slurm_cluster: Path, tmp_path: Path) -> None:
+    """`-m ... model.net.pool=max,avg`: two tasks of one SLURM job array, each with its
+    metrics.json, both in the sweep summary."""
+    sweep = tmp_path / "sweep"
+    run_multirun(
+        [
+            "data=digits",
+            "trainer=cpu",
+            "trainer.max_epochs=1",
+            *FEW,
+            "+trainer.limit_test_batches=1",
+            "model.net.pool=max,avg",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        tmp_path,
+        slurm_cluster,
+    )
+    job_ids = {job: job_id_of(sweep / job) for job in ("0", "1")}
+    array_ids = {re.fullmatch(r"(\d+)_([01])", i).group(1) for i in job_ids.values()}
+    assert len(array_ids) == 1 and len(set(job_ids.values())) == 2, job_ids
+    for job, job_id in job_ids.items():
+        metrics = json.loads((sweep / job / "metrics.json").read_text())
+        assert {"test/acc", "val/acc_best"} <= metrics.keys()
+        assert final_job(job_id, slurm_cluster)["JobState"] == "COMPLETED"
+        (log,) = submitit_logs(sweep, job_id).values()
+        assert f"JobEnvironment(job_id={job_id}," in log, log[-3000:]
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert summary["counts"] == {"COMPLETED": 2}
+    assert sorted(j["params"]["model.net.pool"] for j in summary["jobs"]) == ["avg", "max"]
+
+
+def test_ddp_job_of_two_slurm_tasks(slurm_cluster: Path, tmp_path: Path) -> None:
+    """trainer=ddp_cpu with 2 devices: SLURM starts 2 tasks (nothing is spawned), Lightning's
+    SLURM environment joins them into one gloo group, and the replicas end identical."""
+    sweep = tmp_path / "sweep"
+    run_multirun(
+        [
+            "data=digits",
+            "trainer=ddp_cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=3",
+            "+trainer.limit_val_batches=1",
+            *REPLICAS,
+            f"hydra.sweep.dir={sweep}",
+        ],
+        tmp_path,
+        slurm_cluster,
+    )
+    job_id = job_id_of(sweep / "0")
+    job = final_job(job_id, slurm_cluster)
+    assert (job["JobState"], job["NumTasks"]) == ("COMPLETED", "2")
+    logs = submitit_logs(sweep, job_id)
+    assert sorted(logs) == [0, 1], "expected one submitit log per SLURM task"
+    for rank, log in logs.items():
+        assert f"global_rank={rank}(2)" in log, log[-3000:]
+        assert f"GLOBAL_RANK: {rank}, MEMBER: {rank + 1}/2" in log, log[-3000:]
+        assert "Starting with 2 processes" not in log, "a rank was spawned, not started by SLURM"
+    assert_replicas_identical(sweep / "0", buffers=True)
+    assert "test/acc" in json.loads((sweep / "0" / "metrics.json").read_text())
+
+
+def test_gan_job(slurm_cluster: Path, tmp_path: Path) -> None:
+    """experiment=gan_dcgan (narrow nets, 4 iterations) trains, tests and samples as a SLURM job."""
+    sweep = tmp_path / "sweep"
+    run_multirun(
+        [
+            "experiment=gan_dcgan",
+            "data=digits",
+            "trainer=cpu",
+            "trainer.max_steps=4",
+            "trainer.max_time=null",
+            "+trainer.limit_val_batches=1",
+            "+trainer.limit_test_batches=1",
+            "model.generator.width=8",
+            "model.discriminator.width=8",
+            "callbacks.sample_grid.every_n_iterations=2",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        tmp_path,
+        slurm_cluster,
+    )
+    run_dir = sweep / "0"
+    assert final_job(job_id_of(run_dir), slurm_cluster)["JobState"] == "COMPLETED"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"test/d_loss", "train/g_loss"} <= metrics.keys()
+    assert (run_dir / "samples" / "final.png").is_file()
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 4 * 2  # 4 iterations = 4 D steps + 4 G steps
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the multirun ended before {path} appeared"
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.2)
+
+
+def _first_epoch_logged(csv_dir: Path) -> int:
+    rows = (csv_dir / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    return min(int(row.split(",")[header.index("epoch")]) for row in rows[1:])
+
+
+def test_requeued_job_resumes_from_last_checkpoint(slurm_cluster: Path, tmp_path: Path) -> None:
+    """`scontrol requeue` after the first checkpoint: SLURM kills the job and runs it again; the
+    second run restores last.ckpt (cnngan.utils.requeue) and trains only the remaining epochs."""
+    sweep, max_epochs = tmp_path / "sweep", 30
+    args = ["data=digits", "trainer=cpu", f"trainer.max_epochs={max_epochs}"]
+    args += ["+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1"]
+    args += ["+trainer.limit_test_batches=1", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen(
+        multirun_command(args, tmp_path),
+        cwd=REPO_ROOT,
+        env=slurm_env(slurm_conf=slurm_cluster, tmp=tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for(sweep / "0" / "checkpoints" / "last.ckpt", proc, timeout=300)
+        job_id = job_id_of(sweep / "0")
+        subprocess.run(
+            ["scontrol", "requeue", job_id],
+            env=slurm_env(slurm_cluster, tmp_path),
+            check=True,
+            timeout=30,
+        )
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, f"cnngan-train -m failed ({proc.returncode}):\n{output[-6000:]}"
+
+    job = final_job(job_id, slurm_cluster)
+    assert (job["JobState"], job["Restarts"]) == ("COMPLETED", "1")
+    (log,) = submitit_logs(sweep, job_id).values()  # both runs append to the same log
+    assert "DUE TO JOB REQUEUE" in log
+    assert f"resuming from {sweep / '0' / 'checkpoints' / 'last.ckpt'}" in log, log[-4000:]
+    assert "Restored all states from the checkpoint" in log
+    # the first run logged from epoch 0 on; the second one starts where the checkpoint ended
+    csv = sweep / "0" / "csv"
+    assert sorted(p.name for p in csv.iterdir()) == ["version_0", "version_1"]
+    assert _first_epoch_logged(csv / "version_0") == 0
+    assert 0 < _first_epoch_logged(csv / "version_1") < max_epochs - 1
+    last = torch.load(sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == max_epochs - 1 and last["global_step"] == max_epochs * 5
+    assert json.loads((sweep / "0" / "job.json").read_text())["status"] == "COMPLETED"
+    assert "test/acc" in json.loads((sweep / "0" / "metrics.json").read_text())

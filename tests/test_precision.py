@@ -1,0 +1,88 @@
+"""precision=auto: the decision on given hardware, and the config wiring (trainer.precision)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import pytest
+
+from cnngan.utils.precision import (
+    BF16,
+    FP32,
+    choose_precision,
+    cpu_flags,
+    cuda_native_bf16,
+    decide_precision,
+)
+
+AVX2_ONLY = {"sse4_2", "avx", "avx2", "fma"}
+ZEN4 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
+SAPPHIRE_RAPIDS = AVX2_ONLY | {"avx512f", "amx_tile", "amx_bf16"}
+
+
+@pytest.mark.parametrize(
+    ("device", "flags", "cuda_bf16", "expected"),
+    [
+        ("cpu", AVX2_ONLY, False, FP32),  # bf16 would be emulated: 5-15x slower
+        ("cpu", ZEN4, False, BF16),
+        ("cpu", SAPPHIRE_RAPIDS, False, BF16),
+        ("cpu", set(), False, FP32),  # flags unknown (not Linux): the safe choice
+        ("cuda", AVX2_ONLY, True, BF16),  # Ampere or newer
+        ("cuda", ZEN4, False, FP32),  # a pre-Ampere GPU: the CPU's flags do not matter
+        ("mps", ZEN4, False, FP32),
+    ],
+)
+def test_auto_decides_from_the_hardware(device, flags, cuda_bf16, expected) -> None:
+    choice = decide_precision(device, flags, cuda_bf16)
+    assert choice.precision == expected and choice.reason
+
+
+def test_the_reason_names_the_flags_found() -> None:
+    assert "amx_bf16" in decide_precision("cpu", SAPPHIRE_RAPIDS, False).reason
+    assert "avx512_bf16" in decide_precision("cpu", AVX2_ONLY, False).reason  # what is missing
+
+
+def test_an_explicit_precision_passes_through() -> None:
+    assert decide_precision("cpu", AVX2_ONLY, False, requested="bf16-mixed").precision == BF16
+    assert choose_precision("16-mixed", "gpu") == "16-mixed"
+
+
+def test_cpu_flags_read_the_flags_line(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu avx2 avx512_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu avx2 avx512_bf16\n"
+    )
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_choose_logs_its_choice_and_why(caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="cnngan"):
+        chosen = choose_precision("auto", "cpu")
+    expected = decide_precision("cpu", cpu_flags(), False)
+    assert chosen == expected.precision
+    assert f"precision=auto -> {chosen}" in caplog.text and expected.reason in caplog.text
+
+
+def test_default_stays_32_true_and_plain_values_still_override(make_cfg) -> None:
+    cfg = make_cfg("train", ["data=digits"])
+    assert hydra.utils.instantiate(cfg.trainer.precision) == FP32
+    cfg = make_cfg("train", ["data=digits", "trainer.precision=bf16-mixed"])
+    assert cfg.trainer.precision == BF16
+
+
+@pytest.mark.slow
+def test_auto_composes_and_trains_a_fast_dev_run(make_cfg, caplog) -> None:
+    from cnngan.train import train
+
+    cfg = make_cfg(
+        "train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision.requested=auto"]
+    )
+    with caplog.at_level(logging.INFO, logger="cnngan"):
+        metrics = train(cfg)
+    expected = decide_precision("cpu", cpu_flags(), cuda_native_bf16()).precision
+    assert "test/acc" in metrics
+    assert f"precision=auto -> {expected} on cpu" in caplog.text
