@@ -23,7 +23,7 @@ PY := $(BIN)/python
 STAMP := $(ENV_DIR)/.cnngan-installed
 
 .PHONY: help install data train train-gan eval test test-fast lint format clean \
-	evaluator sweep bench notebooks inpaint augment-study search search-gan search-dashboard ddp-cpu \
+	evaluator sweep bench bench-table profile-gan notebooks inpaint augment-study search search-gan search-dashboard ddp-cpu \
 	wandb-sync
 
 help: ## list the targets
@@ -80,8 +80,16 @@ ddp-cpu: data ## DDP over 2 CPU processes: check multi-process training without 
 wandb-sync: ## upload every offline W&B run under logs/ (after `wandb login`)
 	$(BIN)/wandb sync $$(find logs -type d -name 'offline-run-*')
 
-bench: data ## side-by-side speed benchmark: plain PyTorch loop vs cnngan
+bench: data ## speed: cnngan vs a plain PyTorch loop, 3 comparisons per model (logs/bench/)
 	$(PY) scripts/benchmark.py $(ARGS)
+
+RESULTS ?= $(lastword $(sort $(wildcard logs/bench/*/results.json)))
+bench-table: ## write README's speed table from a bench run: make bench-table RESULTS=<results.json>
+	$(PY) scripts/benchmark.py --table $(RESULTS)
+
+profile-gan: data ## torch.profiler of one GAN iteration, cnngan vs plain loop (into results.json)
+	$(PY) scripts/benchmark.py --tasks gan --comparisons none --startup-runs 0 --augment-images 0 \
+		--profile-steps 50 $(ARGS)
 
 notebooks: data ## execute notebooks/*.ipynb, executed copies with figures in logs/notebooks/
 	$(PY) scripts/run_notebooks.py $(ARGS)

@@ -1,47 +1,33 @@
-"""`make bench` (scripts/benchmark.py) runs end to end with a tiny step count and prints its table.
+"""`make bench` (scripts/benchmark.py + scripts/bench/): the contenders do the same work, the
+rounds pair and alternate as promised, and results.json and the README table carry everything.
 
-Speed itself is never asserted (shared, noisy machines): these tests check that every part of the
-benchmark runs and reports what it promises.
+Speed itself is never asserted (shared, noisy machines).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
-import re
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
 
-TINY = [
-    "--data",
-    "digits",
-    "--steps",  # warm-up + steps > 5: OneCycleLR (default classifier) refuses shorter runs
-    "4",
-    "--warmup",
-    "2",
-    "--rounds",
-    "2",
-    "--augment-images",
-    "256",
-]
+if str(REPO_ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
+from bench import cli, table  # noqa: E402
+from bench.cnngan_side import cnngan_fit  # noqa: E402
+from bench.contenders import TASKS, compose  # noqa: E402
+from bench.plain import run_plain  # noqa: E402
+from bench.rounds import pair_order, run_rounds  # noqa: E402
+from bench.startup import first_step_seconds  # noqa: E402
+from bench.stats import median_ci  # noqa: E402
 
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "cnngan_benchmark", REPO_ROOT / "scripts" / "benchmark.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+TINY = ["--data", "digits", "--steps", "4", "--warmup", "2", "--rounds", "2", "--threads", "1"]
 
 
 @pytest.fixture(autouse=True)
@@ -51,79 +37,142 @@ def keep_torch_threads():
     torch.set_num_threads(threads)
 
 
-def table_row(out: str, task: str, contender: str) -> tuple[float, float]:
-    """(images/s, ratio to plain) of one row of the printed table."""
-    found = re.search(rf"^{task}\s+{re.escape(contender)}\s+(\d+)\s+(\d+\.\d+)", out, re.MULTILINE)
-    assert found, f"no table row for {task} {contender} in:\n{out}"
-    return float(found.group(1)), float(found.group(2))
+def _max_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return max(float((x.float() - y.float()).abs().max()) for x, y in pairs)
+
+
+@pytest.mark.parametrize("task", ["classifier", "gan"])
+def test_plain_loop_and_cnngan_leave_equal_weights(task: str, tmp_path: Path) -> None:
+    """At cnngan's settings and seed, on cnngan's batches, the plain loop does cnngan's work."""
+    torch.set_num_threads(1)
+    cfg = compose(task, (), tmp_path, data="digits")
+    _, plain = run_plain(task, cfg, warmup=2, steps=4, data="loader")
+    _, model = cnngan_fit(cfg, warmup=2, steps=4)
+    names = ["net"] if task == "classifier" else ["generator", "discriminator"]
+    initial = compose(task, (), tmp_path, data="digits")
+    _, untrained = run_plain(task, initial, warmup=0, steps=1, data="loader")
+    for name in names:
+        assert _max_difference(plain.nets[name], getattr(model, name)) < 1e-5, name
+        # ... and the weights did move: equal because of the same work, not of no work
+        assert _max_difference(untrained.nets[name], getattr(model, name)) > 1e-4, name
+    if task == "gan":
+        ema = model.sampling_generator(use_ema=True)
+        assert _max_difference(plain.nets["generator_ema"], ema) < 1e-5
+
+
+def test_contenders_are_the_settings_they_claim(tmp_path: Path) -> None:
+    for task in ("classifier", "gan"):
+        contenders = TASKS[task].contenders
+        default = compose(task, contenders["plain"].overrides, tmp_path, data="digits")
+        torch_defaults = compose(
+            task, contenders["plain+torch_defaults"].overrides, tmp_path, data="digits"
+        )
+        assert default.data.channels_last and not torch_defaults.data.channels_last
+        assert default.model.channels_last and not torch_defaults.model.channels_last
+        optimizers = ["optimizer"] if task == "classifier" else ["g_optimizer", "d_optimizer"]
+        for opt in optimizers:
+            assert torch_defaults.model[opt].get("fused") is None
+            assert torch_defaults.model[opt].get("foreach") is None
+        # the recipe (what is computed) is the same on every side
+        assert default.model.get("ema_decay") == torch_defaults.model.get("ema_decay")
+        assert default.data.augment == torch_defaults.data.augment
+    competent = compose(
+        "classifier", TASKS["classifier"].contenders["plain+competent"].overrides, tmp_path
+    )
+    assert competent.model.optimizer.fused is True and competent.data.channels_last is True
+    bf16 = compose("gan", TASKS["gan"].contenders["cnngan+bf16"].overrides, tmp_path)
+    assert bf16.trainer.precision == "bf16-mixed"
+    for task in TASKS.values():
+        for comparison in task.comparisons.values():
+            assert {comparison.numerator, comparison.denominator} <= set(task.contenders)
+
+
+def test_rounds_alternate_and_take_ratios_within_pairs() -> None:
+    pairs = [("cnngan", "plain"), ("cnngan", "plain+torch_defaults")]
+    assert pair_order(pairs, 0) == pairs
+    assert pair_order(pairs, 1) == [("plain+torch_defaults", "cnngan"), ("plain", "cnngan")]
+    runs: list[str] = []
+    speed = {"cnngan": 100.0, "plain": 50.0, "plain+torch_defaults": 200.0}
+
+    def measure(name: str) -> tuple[float, float]:
+        runs.append(name)
+        slow = 1.0 + 0.5 * (len(runs) > 4)  # the machine gets busy halfway: ratios must not move
+        return speed[name] / slow, speed[name] / slow
+
+    comparisons = {"framework": pairs[0], "competent": pairs[0], "torch_defaults": pairs[1]}
+    speeds, ratios = run_rounds(comparisons, 3, measure, lambda *a: None)
+    assert len(runs) == 3 * 4  # a pair shared by two comparisons runs once per round
+    assert runs[:2] == ["cnngan", "plain"] and runs[4:6] == ["plain+torch_defaults", "cnngan"]
+    assert ratios["framework"] == ratios["competent"] == [(2.0, 2.0)] * 3
+    assert ratios["torch_defaults"] == [(0.5, 0.5)] * 3
+    assert len(speeds["cnngan"]) == 6
+
+
+def test_median_confidence_interval_uses_order_statistics() -> None:
+    assert median_ci([3.0, 1.0, 2.0, 5.0, 4.0]) == (1.0, 5.0, pytest.approx(0.9375))
+    low, high, level = median_ci([float(v) for v in range(1, 10)])  # n=9: 2nd to 8th value
+    assert (low, high) == (2.0, 8.0) and level == pytest.approx(1 - 20 / 512)
+
+
+def test_table_replaces_only_what_lies_between_the_markers() -> None:
+    text = f"# R\n\n## Speed\nintro\n{table.BEGIN}\nold numbers\n{table.END}\nafter\n"
+    new = table.replace_between_markers(text, "new table")
+    assert "old numbers" not in new and "new table" in new
+    assert new.startswith("# R\n\n## Speed\nintro\n") and new.endswith(f"{table.END}\nafter\n")
+    with pytest.raises(ValueError, match="markers"):
+        table.replace_between_markers("no markers here", "x")
+
+
+def test_the_readme_has_the_table_markers() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert readme.index(table.BEGIN) < readme.index(table.END)
 
 
 @pytest.mark.slow
-def test_classifier_benchmark_with_startup_and_peak_memory(bench, tmp_path: Path, capsys) -> None:
-    results = bench.main(
-        ["--tasks", "classifier", "--switches", "default,fused", *TINY, "--startup-runs", "1"]
-        + ["--rss-switches", "none", "--out", str(tmp_path)]
-    )
-    out = capsys.readouterr().out
-    assert "x plain" in out and "peak RSS" in out and "per-image torchvision" in out
-    assert table_row(out, "classifier", "plain")[1] == 1.0
-    for name in ("cnngan", "cnngan+fused"):
-        assert table_row(out, "classifier", name)[0] > 0
-    assert re.search(r"^classifier\s+start-up to 1st step\s+\d+\.\d+s", out, re.MULTILINE)
-    saved = json.loads(Path(results["path"]).read_text())
-    assert Path(results["path"]).parent.parent == tmp_path
-    part = saved["classifier"]
-    assert part["imgs_per_s"] > 0 and part["ratio"] > 0 and part["plain_imgs_per_s"] > 0
-    assert len(part["contenders"]["cnngan+fused"]["runs_imgs_per_s"]) == 2  # one per round
-    assert part["contenders"]["cnngan+fused"]["overrides"] == ["++model.optimizer.fused=true"]
-    assert saved["startup_s"] == part["startup_s"] > 0
-    # peak RSS comes from a fresh process per contender (here only the plain loop)
-    assert set(part["peak_rss_mb"]) == {"plain"} and part["peak_rss_mb"]["plain"] > 0
-    machine = saved["machine"]
-    assert (
-        machine["torch"] == torch.__version__
-        and machine["cpu_model"]
-        and machine["logical_cores"] >= 1
-    )
-    assert saved["gpu_run"].startswith("done" if torch.cuda.is_available() else "not done")
-
-
-@pytest.mark.slow
-def test_gan_benchmark_prints_its_rows(bench, tmp_path: Path, capsys) -> None:
-    results = bench.main(
-        ["--tasks", "gan", "--switches", "default", *TINY, "--startup-runs", "0", "--no-rss"]
+def test_benchmark_writes_results_and_the_readme_table(tmp_path: Path, capsys) -> None:
+    results = cli.main(
+        [*TINY, "--startup-runs", "0", "--profile-steps", "2", "--augment-images", "256"]
         + ["--out", str(tmp_path)]
     )
-    out = capsys.readouterr().out
-    assert table_row(out, "gan", "plain")[1] == 1.0
-    assert table_row(out, "gan", "cnngan")[0] > 0
-    saved = json.loads(Path(results["path"]).read_text())
-    assert saved["gan"]["ratio"] > 0 and saved["gan"]["imgs_per_s"] > 0
-    assert saved["startup_s"] is None  # not measured in this run, and said so
-    assert "classifier" not in saved
-
-
-def test_startup_reader_reports_a_run_that_never_steps(bench) -> None:
-    cmd = [sys.executable, "-c", "print('config printed'); print('crashed before training')"]
-    seconds, tail = bench._first_step_seconds(
-        cmd, dict(os.environ), "cnngan-first-optimizer-step-s:", timeout=60
+    saved = cli.results_io.load(results["path"])
+    assert Path(results["path"]).parent.parent == tmp_path
+    assert saved["date"] and saved["settings"]["threads"] == 1
+    assert saved["settings"]["command"].startswith("python scripts/benchmark.py --data digits")
+    machine = saved["machine"]
+    assert machine["torch"] == torch.__version__ and machine["lightning"] and machine["cpu_model"]
+    assert {"avx2", "avx512_bf16", "amx_bf16"} <= set(machine["cpu_flags"])
+    assert machine["precision_auto"]["precision"] in ("bf16-mixed", "32-true")
+    git = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
     )
+    assert saved["git"]["commit"] == git.stdout.strip()
+    for task in ("classifier", "gan"):
+        part = saved["tasks"][task]
+        assert set(part["comparisons"]) == {"framework", "competent", "torch_defaults"}
+        framework = part["comparisons"]["framework"]
+        assert framework["wall"]["n"] == 2 and framework["cpu"]["n"] == 2  # one per round
+        assert framework["wall"]["ci_low"] <= framework["wall"]["median"]
+        assert part["contenders"]["cnngan"]["imgs_per_s"]["median"] > 0
+    profile = saved["gan_profile"]
+    assert profile["cnngan"]["ops"] and profile["plain"]["ops"]
+    ranges = {r["name"] for r in profile["cnngan"]["ranges"]}
+    assert {"generator.forward (no_grad)", "generator.forward (grad)"} <= ranges
+    out = capsys.readouterr().out
+    assert "(a) framework cost" in out and "GAN iteration under torch.profiler" in out
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"## Speed\n{table.BEGIN}\nOLD-NUMBERS\n{table.END}\n## Next\n")
+    cli.main(["--table", results["path"], "--readme", str(readme)])
+    written = readme.read_text()
+    assert "OLD-NUMBERS" not in written and "| classifier | (a) framework cost" in written
+    assert saved["git"]["commit"][:10] in written and "## Next" in written
+
+
+def test_startup_reader_reports_a_run_that_never_steps() -> None:
+    marker = "cnngan-first-optimizer-step-s:"
+    cmd = [sys.executable, "-c", "print('config printed'); print('crashed before training')"]
+    seconds, tail = first_step_seconds(cmd, dict(os.environ), marker, timeout=60)
     assert seconds is None and "crashed before training" in tail
-    cmd = [sys.executable, "-c", "print('x'); print('cnngan-first-optimizer-step-s: 3.25')"]
-    assert bench._first_step_seconds(
-        cmd, dict(os.environ), "cnngan-first-optimizer-step-s:", timeout=60
-    ) == (3.25, "")
-
-
-def test_switches_are_config_overrides_that_compose(bench, tmp_path: Path) -> None:
-    switches = bench.TASKS["classifier"].switches
-    cfg = bench.compose("classifier", switches["fast"], tmp_path)
-    assert cfg.model.optimizer.fused is True and cfg.data.channels_last is True
-    assert cfg.model.channels_last is True  # the model follows the data's memory format
-    cfg = bench.compose("classifier", switches["nchw"] + switches["foreach"], tmp_path)
-    assert cfg.model.channels_last is False and cfg.model.optimizer.foreach is True
-    switches = bench.TASKS["gan"].switches
-    cfg = bench.compose("gan", switches["fast"], tmp_path)
-    assert cfg.model.g_optimizer.fused is True and cfg.model.d_optimizer.fused is True
-    cfg = bench.compose("gan", switches["compile"] + switches["bf16"], tmp_path)
-    assert cfg.model.compile is True and cfg.trainer.precision == "bf16-mixed"
+    cmd = [sys.executable, "-c", f"print('x'); print('{marker} 3.25')"]
+    assert first_step_seconds(cmd, dict(os.environ), marker, timeout=60) == (3.25, "")

@@ -42,13 +42,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         try:
             write_atomically(checkpoint, Path(path))
-        except OSError as err:
+        except (OSError, RuntimeError) as failure:
+            err = os_error_in(failure)
+            if err is None:
+                raise
             raise CheckpointWriteError(
                 f"could not write checkpoint {path} ({err.strerror or err}): the disk is full or "
                 "the folder is not writable. The checkpoints written before are intact: free "
                 "space (or choose another paths.log_dir) and resume with "
                 f"ckpt_path={Path(path).parent / 'last.ckpt'}"
             ) from err
+
+
+def os_error_in(error: BaseException) -> OSError | None:
+    """The OSError behind `error` (torch.save reports a failed write as a RuntimeError)."""
+    while error is not None and not isinstance(error, OSError):
+        error = error.__cause__ or error.__context__
+    return error
 
 
 def write_atomically(obj: Any, target: Path) -> None:

@@ -11,3 +11,12 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+class BadInputError(UserError, ValueError):
+    """A value, image or file the user gave that cannot be used as it is (wrong size, range,
+    format); still a ValueError for code that catches those."""
+
+
+class MissingInputError(UserError, FileNotFoundError):
+    """A file or folder the user named is not there or holds nothing usable."""

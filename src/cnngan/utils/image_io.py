@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnngan.utils.errors import BadInputError, MissingInputError
+
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 VALUE_RANGES = {"unit": (0.0, 1.0), "symmetric": (-1.0, 1.0)}
 
@@ -40,11 +42,11 @@ def image_files(path: str | Path, recursive: bool = False) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise FileNotFoundError(f"{path} is neither an image file nor a folder")
+        raise MissingInputError(f"{path} is neither an image file nor a folder")
     found = path.rglob("*") if recursive else path.iterdir()
     files = sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {path}; "
             "put images there or point to another folder"
         )
@@ -61,7 +63,7 @@ def read_image(file: Path, channels: int | None = None) -> torch.Tensor:
             mode = {1: "L", 3: "RGB", None: "L" if gray else "RGB"}[channels]
             array = np.asarray(image.convert(mode))
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"cannot read {file} as an image: {err}") from err
+        raise BadInputError(f"cannot read {file} as an image: {err}") from err
     array = array[:, :, None] if array.ndim == 2 else array
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
@@ -84,7 +86,7 @@ def load_images(
         image = read_image(file, channels)
         if size is not None and tuple(image.shape[1:]) != tuple(size):
             if not resize:
-                raise ValueError(
+                raise BadInputError(
                     f"{file} is {image.shape[2]}x{image.shape[1]} but {size[1]}x{size[0]} images "
                     "are needed; pass resize=true to resize it, or give images of the right size."
                 )
@@ -92,7 +94,7 @@ def load_images(
         images.append(image)
     shapes = {tuple(image.shape) for image in images}
     if len(shapes) > 1:
-        raise ValueError(
+        raise BadInputError(
             f"images differ in size/channels: {sorted(shapes)[:4]}; give them all one size "
             "(or pass resize=true where the command offers it)"
         )
