@@ -69,9 +69,10 @@ def test_choose_logs_its_choice_and_why(caplog) -> None:
 
 def test_default_stays_32_true_and_plain_values_still_override(make_cfg) -> None:
     cfg = make_cfg("train", ["data=digits"])
-    assert hydra.utils.instantiate(cfg.trainer.precision) == FP32
+    assert cfg.trainer.precision == FP32
+    assert hydra.utils.instantiate(cfg.trainer).precision == "32-true"
     cfg = make_cfg("train", ["data=digits", "trainer.precision=bf16-mixed"])
-    assert cfg.trainer.precision == BF16
+    assert hydra.utils.instantiate(cfg.trainer).precision == "bf16-mixed"
 
 
 @pytest.mark.slow
@@ -79,7 +80,7 @@ def test_auto_composes_and_trains_a_fast_dev_run(make_cfg, caplog) -> None:
     from cnngan.train import train
 
     cfg = make_cfg(
-        "train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision.requested=auto"]
+        "train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision=auto"]
     )
     with caplog.at_level(logging.INFO, logger="cnngan"):
         metrics = train(cfg)

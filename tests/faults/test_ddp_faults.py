@@ -60,17 +60,24 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
-def wait_exit(proc, seconds: float) -> int | None:  # noqa: ANN001 (a Popen)
+def gone(pid: int) -> bool:
+    """True once `pid` has exited (reaped, or a zombie waiting for its orphaned parent)."""
     try:
-        return proc.wait(seconds)
-    except Exception:
-        return None
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+BOUND_S = 60.0
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("victim", ["rank1", "rank0"])
-def test_a_dying_rank_ends_the_run_within_a_bounded_time(victim: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("victim", [1, 0])
+def test_a_dying_rank_ends_the_other_within_a_bounded_time(victim: int, tmp_path: Path) -> None:
+    """SIGKILL one rank in the middle of training: the other one notices at its next collective
+    (gloo sees the closed connection) and exits with an error, within BOUND_S seconds; when rank 1
+    dies, rank 0's log names it and its exit code."""
     run = tmp_path / "run"
     proc = start([*GAN_DDP, "trainer.max_steps=100000", "trainer.max_epochs=1000"], run)
     try:
@@ -78,21 +85,18 @@ def test_a_dying_rank_ends_the_run_within_a_bounded_time(victim: str, tmp_path: 
             assert proc.poll() is None, output(proc)[-3000:]
             time.sleep(0.05)
         (rank1,) = child_pids(proc.pid)
-        os.kill(rank1 if victim == "rank1" else proc.pid, signal.SIGKILL)
+        dead, survivor = (rank1, proc.pid) if victim == 1 else (proc.pid, rank1)
+        os.kill(dead, signal.SIGKILL)
         killed_at = time.monotonic()
-        survivor = proc if victim == "rank1" else None
-        if survivor is not None:
-            code = wait_exit(survivor, 120)
-            assert code is not None, "rank 0 still running 120 s after rank 1 died"
-            assert code != 0
-            text = output(proc)
-            assert "rank" in text.lower() and "exited" in text.lower(), text[-3000:]
-        else:
-            while Path(f"/proc/{rank1}").exists() and time.monotonic() - killed_at < 120:
-                status = Path(f"/proc/{rank1}/stat").read_text().split()[2]
-                if status == "Z":
-                    break
-                time.sleep(0.1)
-            assert time.monotonic() - killed_at < 120, "rank 1 still running 120 s after rank 0"
+        while not gone(survivor):
+            assert time.monotonic() - killed_at < BOUND_S, f"rank {1 - victim} still running"
+            time.sleep(0.05)
+        code = proc.wait(30)
+        text = output(proc)
+        assert code != 0
+        assert "Connection reset by peer" in text or "Connection closed by peer" in text
+        if victim == 1:
+            assert "DDP ranks exited with non-zero codes {1: -9}" in text, text[-3000:]
     finally:
-        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -206,8 +206,8 @@ def _write_samples(images: torch.Tensor, form: str, folder: Path) -> Path:
 
 
 def test_sample_file_formats_score_alike(tmp_path: Path, make_cfg) -> None:
-    """The same 300 real test images as a [-1, 1] float .pt, an NHWC uint8 .npy and a PNG folder:
-    every format gives the same scores (they differ only by float rounding)."""
+    """The same 300 real test images as a [-1, 1] float .pt, an NHWC uint8 .npy and a PNG folder
+    score alike."""
     images = _real_test_images(300)
     results = {}
     for form in ("pt_symmetric", "npy_nhwc_uint8", "png_folder"):
@@ -221,12 +221,17 @@ def test_sample_file_formats_score_alike(tmp_path: Path, make_cfg) -> None:
         results[form] = evaluate(make_cfg("eval", overrides, subdir=form))
         assert results[form]["protocol/n_fake"] == 300
         assert results[form]["protocol/source"] == str(path)
-    first, *others = results.values()
-    for other in others:
-        for key in SCORE_KEYS:
-            assert other[key] == pytest.approx(first[key], rel=1e-4, abs=1e-6), key
+    npy = results["npy_nhwc_uint8"]
+    for key in SCORE_KEYS:
+        # float pixels differ from uint8 / 255 by rounding, and memory layouts change the float
+        # summation order: FID/KID/IS move in the 6th digit at most, and a k-NN membership of
+        # an image that is also in the reference may flip (1 of 300)
+        knn = key in ("precision", "recall", "density", "coverage")
+        tolerance = {"abs": 1 / 300} if knn else {"rel": 1e-4, "abs": 1e-6}
+        for form in ("png_folder", "pt_symmetric"):
+            assert results[form][key] == pytest.approx(npy[key], **tolerance), (form, key)
     # real test images against the test split: far better than noise
-    assert first["fid"] < 30 and first["modes_covered"] == 10 and first["precision"] > 0.6
+    assert npy["fid"] < 30 and npy["modes_covered"] == 10 and npy["precision"] > 0.6
 
 
 def test_eval_without_checkpoint_or_samples_explains(make_cfg) -> None:

@@ -33,12 +33,6 @@ class GeneratesImages(Protocol):
         ...
 
 
-def logging_step(trainer: L.Trainer) -> int:
-    """The step Lightning logs metrics at (batches): images logged at it line up with the curves
-    (the GAN's `global_step` counts optimizer steps, which would run ahead of them in W&B)."""
-    return int(trainer.fit_loop.epoch_loop._batches_that_stepped)
-
-
 class SampleGrid(L.Callback):
     """Args:
     every_n_iterations: render after every N training iterations (batches); null = never.
@@ -87,16 +81,19 @@ class SampleGrid(L.Callback):
         )
         return image_grid(images, nrow)
 
-    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, final: bool = False) -> None:
+    def _write(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, in_batch: bool, final: bool = False
+    ) -> None:
+        """`in_batch`: called at the end of a batch, whose curves Lightning logs at the step
+        before its iteration count (images logged at the same step line up with them)."""
         iteration = training_iteration(trainer, pl_module)
         if not trainer.is_global_zero or (iteration == self._last_iteration and not final):
             return
         self._last_iteration = iteration
         grid = self.render(pl_module)
         ema = self.use_ema and pl_module.has_ema
-        log_image(
-            trainer, f"samples/{'ema' if ema else 'generator'}", grid, step=logging_step(trainer)
-        )
+        step = iteration - 1 if in_batch else iteration
+        log_image(trainer, f"samples/{'ema' if ema else 'generator'}", grid, step=step)
         if trainer.fast_dev_run:
             return  # fast_dev_run writes no files
         out_dir = Path(trainer.default_root_dir) / self.dirname
@@ -106,22 +103,17 @@ class SampleGrid(L.Callback):
             log.info("sample grid after %d iterations: %s", iteration, path)
 
     def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+        self, trainer: L.Trainer, pl_module: L.LightningModule, *_: Any
+    ) -> None:  # (outputs, batch, batch_idx) unused
         every = self.every_n_iterations
         if every and training_iteration(trainer, pl_module) % every == 0:
-            self._write(trainer, pl_module)
+            self._write(trainer, pl_module, in_batch=True)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         every = self.every_n_epochs
         if every and (trainer.current_epoch + 1) % every == 0:
-            self._write(trainer, pl_module)
+            self._write(trainer, pl_module, in_batch=False)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.at_train_end:
-            self._write(trainer, pl_module, final=True)
+            self._write(trainer, pl_module, in_batch=False, final=True)

@@ -47,23 +47,10 @@ class StepBudget:
             log.info(
                 "trainer.max_steps=%d counts iterations (batches); Lightning counts %d optimizer "
                 "steps per iteration, so the loop stops after %d optimizer steps.",
-                *(iterations, k, loop.max_steps),
+                iterations,
+                k,
+                loop.max_steps,
             )
         if loop.min_steps:
             loop.min_steps = loop.min_steps * k
         self._done_for = (id(trainer), loop.max_steps)
-        warn_about_checkpoint_steps(trainer, k)
-
-
-def warn_about_checkpoint_steps(trainer: L.Trainer, steps_per_iteration: int) -> None:
-    """ModelCheckpoint(every_n_train_steps) counts optimizer steps: say so when that cuts an
-    iteration in two."""
-    k = steps_per_iteration
-    for callback in trainer.checkpoint_callbacks:
-        every = getattr(callback, "_every_n_train_steps", 0)
-        if every and every % k:
-            log.warning(
-                "ModelCheckpoint(every_n_train_steps=%d) counts optimizer steps (%d per "
-                "iteration); use a multiple of %d or every_n_epochs.",
-                *(every, k, k),
-            )

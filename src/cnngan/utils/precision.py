@@ -5,11 +5,11 @@ bf16 autocast is a win only on hardware with bf16 arithmetic: on a CPU with `avx
 "Speed"). So the choice reads the machine: CPU flags from /proc/cpuinfo, or whether the CUDA
 device computes in bf16 without emulation.
 
-Wired as a Hydra target on `trainer.precision` (conf/trainer/default.yaml), so every place that
-instantiates the trainer config gets the decision:
+The trainer config's target (`cnngan.utils.trainer.build_trainer`) applies it, so every place
+that instantiates the trainer config gets the decision:
 
-    cnngan-train trainer.precision.requested=auto     # decide for this machine (logged)
-    cnngan-train trainer.precision=bf16-mixed         # a plain value replaces the node, as before
+    cnngan-train trainer.precision=auto               # decide for this machine (logged)
+    cnngan-train trainer.precision=bf16-mixed         # any Lightning value, as before
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def decide_precision(
 
 
 def choose_precision(requested: str = AUTO, accelerator: str = AUTO) -> str:
-    """Hydra target of `trainer.precision`: `requested` unless it is "auto", else the decision
-    for this machine, logged with its reason."""
+    """`requested` unless it is "auto", else the decision for this machine, logged with its
+    reason."""
     if requested != AUTO:
         return str(requested)
     device = device_type(accelerator)
