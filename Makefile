@@ -24,7 +24,7 @@ STAMP := $(ENV_DIR)/.cnngan-installed
 
 .PHONY: help install data train train-gan eval test test-fast lint format clean \
 	evaluator sweep bench bench-table profile-gan notebooks inpaint augment-study search search-gan search-dashboard ddp-cpu \
-	wandb-sync
+	wandb-sync slurm-up slurm-down
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -76,6 +76,13 @@ search-dashboard: ## optuna-dashboard on a search's study: make search-dashboard
 
 ddp-cpu: data ## DDP over 2 CPU processes: check multi-process training without GPUs
 	$(BIN)/cnngan-train trainer=ddp_cpu trainer.devices=2 $(ARGS)
+
+SLURM_DIR ?= /tmp/cnngan-slurm
+slurm-up: ## one-node SLURM cluster here (root, slurm-wlm + munge); prints the SLURM_CONF to export
+	$(PYTHON) scripts/slurm_local.py up --dir $(SLURM_DIR)
+
+slurm-down: ## stop the daemons that make slurm-up started (by their process ids)
+	$(PYTHON) scripts/slurm_local.py down --dir $(SLURM_DIR)
 
 wandb-sync: ## upload every offline W&B run under logs/ (after `wandb login`)
 	$(BIN)/wandb sync $$(find logs -type d -name 'offline-run-*')

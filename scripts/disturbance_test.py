@@ -15,7 +15,6 @@ Exits with status 1 when a curve of the protocol layers is not monotonic.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -146,6 +145,7 @@ def plot(result: dict, key: str, out: Path, title: str, example: torch.Tensor, s
 
 def main() -> None:
     from cnngan.metrics.evaluator import load_evaluator
+    from cnngan.utils.json_safe import write_json
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -185,7 +185,7 @@ def main() -> None:
         f"{args.n} train vs {args.n} disturbed test images"
     )
     plot(result, key, args.out, title, test[:1].float() / 255.0, args.seed)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out.with_suffix(".json"), result)
     print(f"\nwrote {args.out} and {args.out.with_suffix('.json')}")
     sys.exit(0 if verdicts[key] else 1)
 

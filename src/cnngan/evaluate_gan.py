@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
+from cnngan.metrics.cas import classification_accuracy_score
 from cnngan.metrics.evaluator import read_metadata
 from cnngan.metrics.feature_nets import build_feature_net, evaluator_name
 from cnngan.metrics.samples import gan_sampler, load_samples, match_channels, reference_images
@@ -119,8 +120,6 @@ def score_sample_files(cfg: DictConfig) -> dict[str, Any]:
 def cas_scores(cfg: DictConfig, gan: Any, datamodule: Any, data_cfg: DictConfig) -> dict:
     """CAS with the classifier of `metrics.cas.model`; its `metrics.cas.data` entries (shape,
     classes) are filled from the GAN's data config."""
-    from cnngan.metrics.cas import classification_accuracy_score
-
     if not gan.hparams.get("conditional", False):
         log.warning("metrics.cas.enabled=true but the GAN is not conditional: CAS skipped")
         return {}

@@ -6,6 +6,7 @@ import torch
 
 from cnngan.data import ImageDataModule
 from cnngan.data.transforms import BatchTransform, random_crop, random_erasing, random_hflip
+from cnngan.utils.errors import UserError
 
 
 def _digits(**kwargs) -> ImageDataModule:
@@ -108,10 +109,72 @@ def test_fashion_mnist_from_config(make_cfg) -> None:
 def test_wrong_image_shape_is_an_early_clear_error(make_cfg) -> None:
     cfg = make_cfg("train", ["data.image_shape=[1,32,32]"])
     dm = hydra.utils.instantiate(cfg.data)
-    with pytest.raises(ValueError, match=r"image_shape=\[1, 32, 32\].*\[1, 28, 28\]"):
+    with pytest.raises(UserError, match=r"image_shape=\[1, 32, 32\].*\[1, 28, 28\]"):
         dm.setup("fit")
 
 
 def test_unknown_dataset_name() -> None:
-    with pytest.raises(ValueError, match="unknown dataset"):
+    with pytest.raises(UserError, match="unknown dataset"):
         ImageDataModule("imagenet", str(Path("/tmp")), [3, 224, 224], 1000)
+
+
+def _epoch_batches(loader) -> list[torch.Tensor]:
+    return [labels.clone() for _, labels in loader]
+
+
+def test_training_order_is_a_function_of_seed_and_epoch() -> None:
+    dm = _digits(shuffle_seed=3)
+    dm.setup("fit")
+    first, again = _epoch_batches(dm.train_dataloader()), _epoch_batches(dm.train_dataloader())
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(1)
+    assert not torch.equal(torch.cat(first), torch.cat(_epoch_batches(loader)))
+    other = _digits(shuffle_seed=4)
+    other.setup("fit")
+    assert not torch.equal(torch.cat(first), torch.cat(_epoch_batches(other.train_dataloader())))
+
+
+def test_a_loader_resumes_with_the_next_batch_of_its_epoch() -> None:
+    """The state after k batches, loaded into a fresh loader (a resumed run), gives batch k+1 of
+    the same epoch's order next; the epoch after it is complete again."""
+    dm = _digits(shuffle_seed=3)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(2)
+    full = _epoch_batches(loader)
+    loader.sampler.set_epoch(2)
+    batches = iter(loader)
+    for _ in range(5):
+        next(batches)
+    state = loader.state_dict()
+    assert state == {"seed": 3, "epoch": 2, "position": 5 * 32}
+    fresh = dm.train_dataloader()
+    fresh.load_state_dict(state)
+    fresh.sampler.set_epoch(2)  # as Lightning does before the epoch (re)starts
+    rest = _epoch_batches(fresh)
+    assert len(rest) == len(full) - 5
+    assert all(torch.equal(a, b) for a, b in zip(full[5:], rest, strict=True))
+    assert fresh.state_dict()["position"] == len(full) * 32
+    fresh.sampler.set_epoch(3)
+    assert len(_epoch_batches(fresh)) == len(full) == len(fresh)
+
+
+def test_ranks_get_disjoint_shards_of_one_order() -> None:
+    from cnngan.data.sampler import ResumableSampler
+
+    dataset = list(range(100))
+    shards = [list(ResumableSampler(dataset, num_replicas=2, rank=r, seed=1)) for r in (0, 1)]
+    assert len(shards[0]) == len(shards[1]) == 50
+    assert sorted(shards[0] + shards[1]) == dataset
+
+
+def test_building_loader_iterators_leaves_the_global_rng_alone() -> None:
+    """Lightning rebuilds iterators at other moments in a resumed run than in the original one:
+    they must not draw from the RNG that noise, dropout and augmentation use."""
+    dm = _digits()
+    dm.setup("fit")
+    before = torch.get_rng_state()
+    for loader in (dm.train_dataloader(), dm.val_dataloader()):
+        next(iter(loader))
+    assert torch.equal(before, torch.get_rng_state())

@@ -36,7 +36,7 @@ def test_fast_dev_run_on_fashion_mnist(make_cfg, model: str) -> None:
 @pytest.fixture
 def trained_digits(make_cfg) -> tuple[dict, Path]:
     cfg = make_cfg("train", DIGITS_QUICK + ["model.net.channels=[16,32]"], subdir="train")
-    metrics = train(cfg)
+    metrics = run_entry(cfg, train)  # as cnngan-train runs it: the frame saves the config too
     return metrics, Path(cfg.paths.output_dir)
 
 

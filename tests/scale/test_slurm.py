@@ -201,11 +201,11 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def _first_epoch_logged(csv_dir: Path) -> int:
-    rows = (csv_dir / "metrics.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    epochs = [row.split(",")[header.index("epoch")] for row in rows[1:]]
-    return min(int(epoch) for epoch in epochs if epoch)
+def _trained_epochs(csv_dir: Path) -> list[int]:
+    """The epochs for which a CSV logger run logged the epoch's training loss, in order."""
+    header, *rows = [row.split(",") for row in (csv_dir / "metrics.csv").read_text().splitlines()]
+    epoch, loss = header.index("epoch"), header.index("train/loss")
+    return sorted({int(row[epoch]) for row in rows if row[loss]})
 
 
 def test_requeued_job_resumes_from_last_checkpoint(slurm_cluster: Path, tmp_path: Path) -> None:
@@ -215,14 +215,15 @@ def test_requeued_job_resumes_from_last_checkpoint(slurm_cluster: Path, tmp_path
     args = ["data=digits", "trainer=cpu", f"trainer.max_epochs={max_epochs}"]
     args += ["+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1"]
     args += ["+trainer.limit_test_batches=1", f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen(
-        multirun_command(args, tmp_path),
-        cwd=REPO_ROOT,
-        env=slurm_env(slurm_conf=slurm_cluster, tmp=tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    output_file = tmp_path / "multirun.log"
+    with output_file.open("w") as output:
+        proc = subprocess.Popen(
+            multirun_command(args, tmp_path),
+            cwd=REPO_ROOT,
+            env=slurm_env(slurm_conf=slurm_cluster, tmp=tmp_path),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_for(sweep / "0" / "checkpoints" / "last.ckpt", proc, timeout=300)
         job_id = job_id_of(sweep / "0")
@@ -232,23 +233,27 @@ def test_requeued_job_resumes_from_last_checkpoint(slurm_cluster: Path, tmp_path
             check=True,
             timeout=30,
         )
-        output, _ = proc.communicate(timeout=600)
+        proc.wait(timeout=600)
     finally:
         proc.kill()
+    output = output_file.read_text()
     assert proc.returncode == 0, f"cnngan-train -m failed ({proc.returncode}):\n{output[-6000:]}"
 
     job = final_job(job_id, slurm_cluster)
     assert (job["JobState"], job["Restarts"]) == ("COMPLETED", "1")
     (log,) = submitit_logs(sweep, job_id).values()  # both runs append to the same log
     assert "DUE TO JOB REQUEUE" in log
-    assert f"resuming from {sweep / '0' / 'checkpoints' / 'last.ckpt'}" in log, log[-4000:]
+    resumed = re.search(r"resuming from (\S+) \(epoch (\d+), global step (\d+)\)", log)
+    assert resumed, log[-4000:]
+    assert resumed.group(1) == str(sweep / "0" / "checkpoints" / "last.ckpt")
+    epoch, step = int(resumed.group(2)), int(resumed.group(3))
     assert "Restored all states from the checkpoint" in log
-    # the first run logged from epoch 0 on; the second one starts where the checkpoint ended
+    assert step == (epoch + 1) * 5, "the checkpoint was saved at the end of an epoch"
+    assert epoch < max_epochs - 1, "the job had finished training before it was requeued"
+    # the first run logged from epoch 0 on; the second one from the epoch after the checkpoint
     csv = sweep / "0" / "csv"
     assert sorted(p.name for p in csv.iterdir()) == ["version_0", "version_1"]
-    assert _first_epoch_logged(csv / "version_0") == 0
-    assert 0 < _first_epoch_logged(csv / "version_1") < max_epochs - 1
-    last = torch.load(sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["epoch"] == max_epochs - 1 and last["global_step"] == max_epochs * 5
+    assert _trained_epochs(csv / "version_0")[0] == 0
+    assert _trained_epochs(csv / "version_1") == list(range(epoch + 1, max_epochs))
     assert json.loads((sweep / "0" / "job.json").read_text())["status"] == "COMPLETED"
     assert "test/acc" in json.loads((sweep / "0" / "metrics.json").read_text())

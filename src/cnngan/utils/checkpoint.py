@@ -7,6 +7,7 @@ resolved config under the key `cnngan` (plain dicts, lists, strings and numbers 
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):
-            raise _unreadable(path, err) from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found is None:
+            raise _unreadable(path, err, detail="not a valid pickle stream") from None
         raise CheckpointError(
-            f"cannot read checkpoint {path}: it holds pickled Python objects, not only weights and "
+            f"cannot read checkpoint {path}: it holds pickled Python objects ({found.group(1)}), not "
+            "only weights and "
             "plain data, and loading such a file can run code, so cnngan refuses it. Use a "
             "checkpoint written by cnngan-train (checkpoints/last.ckpt or best.ckpt of a run) "
             "from a source you trust."
@@ -77,10 +80,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def _unreadable(path: Path, err: Exception) -> CheckpointError:
-    first_line = (str(err).splitlines() or [""])[0]
+def _unreadable(path: Path, err: Exception, detail: str | None = None) -> CheckpointError:
+    detail = detail or (str(err).splitlines() or [""])[0]
     return CheckpointError(
-        f"cannot read checkpoint {path} ({type(err).__name__}: {first_line}). "
+        f"cannot read checkpoint {path} ({type(err).__name__}: {detail}). "
         "The file is truncated, corrupt or not a PyTorch checkpoint; pick another one "
         "(checkpoints/last.ckpt or best.ckpt of a finished run)."
     )

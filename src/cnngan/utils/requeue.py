@@ -7,6 +7,11 @@ overwrite that folder. `resume_checkpoint` makes `trainer.fit` continue from the
 
 SLURM tells a requeued job apart by `SLURM_RESTART_COUNT` (unset on the first run). A job that
 was not requeued keeps the `ckpt_path` it was given.
+
+Which state `last.ckpt` holds depends on the checkpoint callback: with a monitored metric and
+`save_top_k=1` (the classifiers' default), Lightning 2.6 writes `last.ckpt` only when it saves a
+checkpoint, i.e. when the metric improved; the GAN configs save every epoch. A requeued job loses
+the epochs after that checkpoint, never the whole run.
 """
 
 from __future__ import annotations
@@ -47,5 +52,20 @@ def resume_checkpoint(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
     if last is None:
         log.info("SLURM requeued this job (restart %d); no last checkpoint yet", restarts)
         return ckpt_path
-    log.info("SLURM requeued this job (restart %d): resuming from %s", restarts, last)
+    epoch, step = _progress(last)
+    log.info(
+        "SLURM requeued this job (restart %d): resuming from %s (epoch %d, global step %d)",
+        restarts,
+        last,
+        epoch,
+        step,
+    )
     return str(last)
+
+
+def _progress(path: Path) -> tuple[int, int]:
+    """The epoch and global step a checkpoint was saved at (memory-mapped: reads little)."""
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return int(checkpoint.get("epoch", -1)), int(checkpoint.get("global_step", -1))
