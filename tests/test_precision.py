@@ -79,9 +79,7 @@ def test_default_stays_32_true_and_plain_values_still_override(make_cfg) -> None
 def test_auto_composes_and_trains_a_fast_dev_run(make_cfg, caplog) -> None:
     from cnngan.train import train
 
-    cfg = make_cfg(
-        "train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision=auto"]
-    )
+    cfg = make_cfg("train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision=auto"])
     with caplog.at_level(logging.INFO, logger="cnngan"):
         metrics = train(cfg)
     expected = decide_precision("cpu", cpu_flags(), cuda_native_bf16()).precision

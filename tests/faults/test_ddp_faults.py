@@ -95,6 +95,8 @@ def test_a_dying_rank_ends_the_other_within_a_bounded_time(victim: int, tmp_path
         text = output(proc)
         assert code != 0
         assert "Connection reset by peer" in text or "Connection closed by peer" in text
+        assert "error: another DDP rank stopped" in text  # one line from the entry frame
+        assert "Traceback" not in text.split("error: another DDP rank stopped")[0][-2000:]
         if victim == 1:
             assert "DDP ranks exited with non-zero codes {1: -9}" in text, text[-3000:]
     finally:

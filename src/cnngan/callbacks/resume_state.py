@@ -34,6 +34,8 @@ import torch
 from cnngan.utils.rank import log
 
 RngState = dict[str, Any]
+# where checkpoints written before this callback existed hold the GAN's torch RNG state
+LEGACY_RNG_KEY = "cnngan_rng_states"
 
 
 def capture_rng() -> RngState:
@@ -118,6 +120,14 @@ class ResumeState(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._pending = dict(state_dict)
 
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Checkpoints of the earlier layout kept the GAN's torch RNG state under its own key."""
+        legacy = checkpoint.get(LEGACY_RNG_KEY)
+        if legacy and not self._pending.get("rng"):
+            self._pending["legacy_torch_rng"] = legacy["torch"]
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pending, self._pending = self._pending, {}
         loaders = stateful_loaders(trainer.train_dataloader)
@@ -126,6 +136,8 @@ class ResumeState(L.Callback):
                 loader.load_state_dict(state)
         states = pending.get("rng")
         if not states:
+            if "legacy_torch_rng" in pending and trainer.world_size == 1:
+                torch.set_rng_state(pending["legacy_torch_rng"])
             return
         if len(states) != trainer.world_size:
             log.warning(

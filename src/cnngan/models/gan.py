@@ -29,7 +29,6 @@ from cnngan.models.gan_checks import check_gan_config, check_real_range
 from cnngan.models.gan_losses import get_loss
 from cnngan.models.gan_regularizers import gradient_penalty, r1_penalty
 from cnngan.models.gan_sampling import decode_in_chunks, sample_labels
-from cnngan.models.rng import restore_rng_states, save_rng_states
 from cnngan.models.step_budget import StepBudget
 from cnngan.utils.checkpoint import to_plain_hparams
 
@@ -290,10 +289,3 @@ class GAN(L.LightningModule):
         device = generator.device if generator is not None else self.device
         z = torch.randn(n, self.hparams.latent_dim, generator=generator, device=device)
         return self.decode(z, labels, use_ema)
-
-    # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        save_rng_states(checkpoint)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        restore_rng_states(checkpoint)

@@ -31,6 +31,7 @@ in `lightning_private.py`. This module imports none of it: a run without DDP nev
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -71,3 +72,27 @@ def __getattr__(name: str) -> Any:
 
         return DDPStrategy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# what gloo/NCCL say when the peer of a collective has gone away or stopped answering
+_PEER_LOST = re.compile(
+    r"Connection (reset|closed) by peer|Broken pipe|Socket Timeout|Timed out waiting|"
+    r"NCCL communicator was aborted|ProcessGroup\w* .*(timeout|aborted)",
+    re.IGNORECASE,
+)
+
+
+def lost_peer_message(err: BaseException, run_dir: str | None = None) -> str | None:
+    """One line for a collective that failed because another DDP rank died or hung, or None.
+
+    The other rank's own output says why it stopped; this rank can only say that it lost it.
+    """
+    text = f"{err}\n{err.__cause__ or ''}"
+    found = _PEER_LOST.search(text)
+    if found is None:
+        return None
+    resume = f" Resume with ckpt_path={run_dir}/checkpoints/last.ckpt." if run_dir else ""
+    return (
+        f"another DDP rank stopped, so this one cannot go on ({found.group(0)} in a collective; "
+        f"the other rank's output says why).{resume}"
+    )

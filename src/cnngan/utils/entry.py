@@ -30,7 +30,7 @@ def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "
     """Run `task(cfg)` inside the shared start-up and tear-down of every cnngan command."""
     from hydra.errors import InstantiationException
 
-    from cnngan.utils.distributed import finish_distributed
+    from cnngan.utils.distributed import finish_distributed, lost_peer_message
 
     try:
         apply_extras(cfg)
@@ -46,6 +46,13 @@ def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "
             raise
         print(f"{command}: error: {message}", file=sys.stderr)
         sys.exit(UserError.exit_code)
+    except Exception as err:  # a DDP rank that lost its peer: one line instead of gloo's trace
+        run_dir = cfg.paths.get("output_dir") if "paths" in cfg else None
+        message = lost_peer_message(err, run_dir)
+        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
+            raise
+        print(f"{command}: error: {message}", file=sys.stderr)
+        sys.exit(1)
     finally:
         finish_wandb()
         finish_distributed()  # DDP: wait for the other ranks, free the port for the next job
