@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cnngan.nets.gan_common import apply_spectral_norm, check_labels
+from cnngan.nets.gan_common import apply_spectral_norm, check_labels, projection_logits
 
 NORMS = ("none", "batch", "layer")
 
@@ -158,8 +158,4 @@ class DCGANDiscriminator(nn.Module):
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)
-        out = self.head(h).squeeze(1)
-        if self.embed is not None:
-            out = out + (self.embed(check_labels(labels, x, self.num_classes)) * h).sum(dim=1)
-        return out
+        return projection_logits(self.features(x), self.head, self.embed, labels, self.num_classes)

@@ -25,3 +25,18 @@ def check_labels(labels: torch.Tensor | None, ref: torch.Tensor, num_classes: in
     if labels.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"labels must be int64 class indices, got {labels.dtype}")
     return labels.long()
+
+
+def projection_logits(
+    h: torch.Tensor,
+    head: nn.Module,
+    embed: nn.Embedding | None,
+    labels: torch.Tensor | None,
+    num_classes: int,
+) -> torch.Tensor:
+    """A discriminator's output from its features `h` (N, F): the linear head, plus the projection
+    term <embed(y), h> of a class-conditional discriminator (Miyato & Koyama 2018)."""
+    out = head(h).squeeze(1)
+    if embed is not None:
+        out = out + (embed(check_labels(labels, h, num_classes)) * h).sum(dim=1)
+    return out
