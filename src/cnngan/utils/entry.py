@@ -102,7 +102,12 @@ def finish_wandb() -> None:
 
 
 def apply_extras(cfg: DictConfig) -> None:
-    """`extras.ignore_warnings`: silence Python warnings and Lightning's rank-zero chatter."""
+    """`extras.ignore_warnings`: silence Python warnings and Lightning's rank-zero chatter.
+
+    Always silenced: Lightning's hint that `srun` is installed but unused, printed at every local
+    run on a machine with SLURM (SLURM jobs go through hydra/launcher=slurm, which uses srun).
+    """
+    warnings.filterwarnings("ignore", message=".*`srun` command is available on your system")
     if (cfg.get("extras") or {}).get("ignore_warnings"):
         warnings.filterwarnings("ignore")
         for name in (

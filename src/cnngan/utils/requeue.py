@@ -9,9 +9,9 @@ SLURM tells a requeued job apart by `SLURM_RESTART_COUNT` (unset on the first ru
 was not requeued keeps the `ckpt_path` it was given.
 
 Which state `last.ckpt` holds depends on the checkpoint callback: with a monitored metric and
-`save_top_k=1` (the classifiers' default), Lightning 2.6 writes `last.ckpt` only when it saves a
-checkpoint, i.e. when the metric improved; the GAN configs save every epoch. A requeued job loses
-the epochs after that checkpoint, never the whole run.
+`save_top_k=1` (the classifiers' default), Lightning 2.6 writes it at an epoch end only when the
+metric improved, and the checkpoint clock (`train_time_interval`, `every_n_train_steps`) in
+between. A requeued job repeats the work since that checkpoint, never the whole run.
 """
 
 from __future__ import annotations
