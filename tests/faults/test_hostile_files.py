@@ -72,3 +72,55 @@ def test_every_command_refuses_a_hostile_checkpoint(
     assert "can run code" in result.stderr  # the message says why it is refused
     assert "file an issue" not in result.stderr  # torch's text for its own bugs is not shown
     assert not marker.exists(), "the pickled payload ran"
+
+
+def _hostile_samples(tmp_path: Path, suffix: str, marker: Path) -> Path:
+    import numpy as np
+
+    path = tmp_path / f"samples{suffix}"
+    payload = np.array([CreatesAFile(marker)], dtype=object)
+    if suffix == ".npz":
+        np.savez(path, images=payload)
+    elif suffix == ".npy":
+        np.save(path, payload, allow_pickle=True)
+    else:
+        torch.save({"images": CreatesAFile(marker)}, path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy", ".pt"])
+def test_samples_files_with_pickled_objects_are_refused(suffix: str, tmp_path: Path) -> None:
+    from cnngan.metrics.samples import load_samples
+    from cnngan.utils.errors import UserError
+
+    marker = tmp_path / "payload_ran"
+    path = _hostile_samples(tmp_path, suffix, marker)
+    with pytest.raises(UserError, match="pickled Python objects"):
+        load_samples(path)
+    assert not marker.exists()
+
+
+def test_samples_outside_the_expected_range_are_named(tmp_path: Path) -> None:
+    from cnngan.metrics.samples import load_samples
+    from cnngan.utils.errors import UserError
+
+    path = tmp_path / "samples.pt"
+    torch.save(torch.rand(4, 1, 8, 8) * 255, path)  # floats in [0, 255]: saved without scaling
+    with pytest.raises(UserError, match=r"outside the unit range .*metrics.samples_range"):
+        load_samples(path)
+
+
+@pytest.mark.slow
+def test_eval_refuses_hostile_samples_with_one_line(tmp_path: Path) -> None:
+    marker = tmp_path / "payload_ran"
+    path = _hostile_samples(tmp_path, ".npz", marker)
+    result = subprocess.run(
+        [str(BIN / "cnngan-eval"), f"samples_path={path}", f"paths.log_dir={tmp_path / 'logs'}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "pickled Python objects" in result.stderr
+    assert not marker.exists()

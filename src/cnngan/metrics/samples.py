@@ -6,6 +6,7 @@ Image files are found and decoded by `cnngan.utils.image_io`, like every image t
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnngan.utils.errors import BadInputError
 from cnngan.utils.image_io import IMAGE_SUFFIXES, image_files, load_images, to_unit
 
 TENSOR_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
@@ -82,6 +84,25 @@ def load_samples(
 
 
 def _load_tensor_file(path: Path) -> torch.Tensor:
+    """A tensor file's images; anything unreadable or unsafe (pickled objects) is the user's to
+    fix, named with the file."""
+    try:
+        return _read_tensor_file(path)
+    except BadInputError:
+        raise
+    except (pickle.UnpicklingError, ValueError, RuntimeError, OSError, EOFError) as err:
+        detail = (str(err).splitlines() or [type(err).__name__])[0]
+        if "Unsupported global" in str(err) or "allow_pickle" in str(err):
+            detail = (
+                "it holds pickled Python objects, which cnngan does not load (they can run code)"
+            )
+        raise BadInputError(
+            f"samples_path={path}: cannot read images from it ({detail}). Save a uint8 or float "
+            "array/tensor (N, C, H, W) with numpy.save or torch.save."
+        ) from None
+
+
+def _read_tensor_file(path: Path) -> torch.Tensor:
     if path.suffix in (".npy", ".npz"):
         data: Any = np.load(path)
         if isinstance(data, np.lib.npyio.NpzFile):
@@ -94,12 +115,14 @@ def _load_tensor_file(path: Path) -> torch.Tensor:
     if isinstance(data, dict):
         key = next((k for k in ("images", "samples") if k in data), None)
         if key is None:
-            raise ValueError(
-                f"{path} holds a dict without 'images' or 'samples': keys {sorted(data)}"
+            raise BadInputError(
+                f"samples_path={path} holds a dict without 'images' or 'samples': keys {sorted(data)}"
             )
         data = data[key]
     if not isinstance(data, torch.Tensor):
-        raise ValueError(f"{path} holds a {type(data).__name__}, not a tensor of images")
+        raise BadInputError(
+            f"samples_path={path} holds a {type(data).__name__}, not a tensor of images"
+        )
     return data
 
 
@@ -135,6 +158,15 @@ def _to_metric_range(images: torch.Tensor, value_range: str) -> torch.Tensor:
         return images
     if not torch.is_floating_point(images):
         raise ValueError(f"images must be uint8 or floats, got {images.dtype}")
+    low, high = float(images.min()), float(images.max())
     if value_range == "auto":
-        value_range = "symmetric" if float(images.min()) < 0 else "unit"
+        value_range = "symmetric" if low < 0 else "unit"
+    expected = {"unit": (0.0, 1.0), "symmetric": (-1.0, 1.0)}.get(value_range)
+    tolerance = 1e-3
+    if expected and (low < expected[0] - tolerance or high > expected[1] + tolerance):
+        raise BadInputError(
+            f"sample values lie in [{low:.3g}, {high:.3g}], outside the {value_range} range "
+            f"{list(expected)}; save images in [0, 1] or [-1, 1] (or uint8), or set "
+            "metrics.samples_range to the range they are in"
+        )
     return to_unit(images, value_range)
