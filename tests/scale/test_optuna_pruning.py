@@ -49,9 +49,9 @@ def test_median_pruner_prunes_a_clearly_bad_trial(tmp_path: Path) -> None:
 
     good, bad = optuna.load_study(study_name=name, storage=storage).trials
     assert (good.state.name, bad.state.name) == ("COMPLETE", "PRUNED")
-    assert sorted(good.intermediate_values) == [0, 1, 2]  # reported after every epoch
-    assert list(bad.intermediate_values) == [0]  # stopped after its first epoch
-    assert bad.intermediate_values[0] < good.intermediate_values[0]
+    assert sorted(good.intermediate_values) == [1, 2, 3]  # after every epoch (epochs completed)
+    assert list(bad.intermediate_values) == [1]  # stopped after its first epoch
+    assert bad.intermediate_values[1] < good.intermediate_values[1]
 
     job = json.loads((sweep / "1" / "job.json").read_text())
     assert job["status"] == "PRUNED" and job["error"] is None

@@ -54,7 +54,8 @@ class OptunaPruning(L.Callback):
         value = trainer.callback_metrics.get(self.monitor)
         prune = False
         if self._trial is not None and value is not None:
-            self._trial.report(float(value), step=epoch)
+            # step = epochs completed: a pruner's min_resource=1 / n_warmup_steps=1 mean one epoch
+            self._trial.report(float(value), step=epoch + 1)
             prune = self._trial.should_prune()
         elif value is None and not self._warned:
             self._warned = True
