@@ -85,7 +85,7 @@ class ReplicaCheck(L.Callback):
         if len({r["buffers_digest"] for r in records}) > 1:
             message = (
                 "DDP replicas hold different buffers (batch-norm statistics?); use "
-                "cnngan.utils.distributed.DDPStrategy(sync_buffers_at_end=true) or "
+                "cnngan.utils.ddp_strategy.DDPStrategy(sync_buffers_at_end=true) or "
                 "trainer.sync_batchnorm=true to keep them in sync"
             )
             if self.strict_buffers:
