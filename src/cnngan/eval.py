@@ -18,8 +18,8 @@ import hydra
 from omegaconf import DictConfig
 
 from cnngan import config_dir
-from cnngan.evaluate_gan import evaluate_gan, evaluation_data_config
-from cnngan.utils.checkpoint import model_from_checkpoint
+from cnngan.evaluate_gan import evaluate_gan
+from cnngan.utils.checkpoint import model_from_checkpoint, stored_data_config
 from cnngan.utils.entry import print_summary, run_entry
 from cnngan.utils.errors import UserError
 from cnngan.utils.instantiate import instantiate_list
@@ -44,7 +44,7 @@ def classifier_test_metrics(
     """trainer.test on the test split of the checkpoint's own data config."""
     started = time.perf_counter()
     datamodule = hydra.utils.instantiate(
-        evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir)
+        stored_data_config(stored, cfg.paths.data_dir, cfg.get("data"))
     )
     loggers = instantiate_list(cfg.get("logger"))
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])

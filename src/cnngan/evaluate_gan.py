@@ -24,21 +24,12 @@ from cnngan.metrics.evaluator import read_metadata
 from cnngan.metrics.feature_nets import build_feature_net, evaluator_name
 from cnngan.metrics.samples import gan_sampler, load_samples, match_channels, reference_images
 from cnngan.metrics.suite import SCORE_KEYS, GanMetrics, score_images
-from cnngan.utils.checkpoint import model_from_checkpoint
+from cnngan.utils.checkpoint import model_from_checkpoint, stored_data_config
 from cnngan.utils.device import resolve_device
 from cnngan.utils.errors import UserError
 from cnngan.utils.instantiate import instantiate_list
 from cnngan.utils.metrics_file import PROTOCOL_PREFIX, read_metrics, write_metrics
 from cnngan.utils.rank import log
-
-
-def evaluation_data_config(
-    stored: dict[str, Any], overrides: DictConfig | None, data_dir: str
-) -> DictConfig:
-    """The data config of the checkpoint's run, pointed at this run's data_dir, plus overrides."""
-    data = OmegaConf.create(stored["data"])
-    data.data_dir = data_dir
-    return OmegaConf.merge(data, overrides or {})
 
 
 def evaluate_gan(
@@ -80,7 +71,7 @@ def score_checkpoint(cfg: DictConfig, model: Any, stored: dict[str, Any]) -> dic
     """Score a GAN rebuilt from its checkpoint against the reference split of its own dataset."""
     started = time.perf_counter()
     mcfg, device = cfg.metrics, resolve_device(cfg.metrics.get("device", "auto"))
-    data_cfg = evaluation_data_config(stored, cfg.get("data"), cfg.paths.data_dir)
+    data_cfg = stored_data_config(stored, cfg.paths.data_dir, cfg.get("data"))
     datamodule = hydra.utils.instantiate(data_cfg)
     suite = build_suite(mcfg, str(data_cfg.name), device)
     real = reference_images(datamodule, mcfg.reference, mcfg.num_samples, mcfg.seed)

@@ -29,6 +29,7 @@ from cnngan.apps.inversion import InversionConfig, inpaint
 from cnngan.apps.masks import MASKS, apply_mask, make_masks
 from cnngan.apps.quality import masked_psnr, masked_ssim
 from cnngan.models import GAN
+from cnngan.utils.checkpoint import stored_data_config
 from cnngan.utils.device import resolve_device
 from cnngan.utils.errors import UserError
 from cnngan.utils.image_io import image_files, image_grid, load_images, save_grid, to_unit
@@ -72,7 +73,7 @@ def load_inputs(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The first n uint8 images and (for the test split) their labels."""
     if str(cfg.input) == "test":
-        data = {**stored["data"], "data_dir": cfg.paths.data_dir}
+        data = stored_data_config(stored, cfg.paths.data_dir)
         images, labels = hydra.utils.instantiate(data).split_images("test")
     else:
         images, labels = read_image_input(cfg.input, image_shape), None

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from cnngan import config_dir
 from cnngan.data.datamodule import ImageDataModule
 from cnngan.models import ImageClassifier
-from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
+from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint, stored_data_config
 from cnngan.utils.errors import UserError
 from cnngan.utils.image_io import image_files, load_images
 from cnngan.utils.rank import log
@@ -40,7 +40,7 @@ def load_classifier(cfg: DictConfig) -> tuple[ImageClassifier, ImageDataModule]:
             f"{cfg.ckpt_path} holds a model of class {type(model).__name__}, not a classifier; cnngan-predict "
             "needs the checkpoint of a classifier run (cnngan-train, e.g. model=cnn)"
         )
-    datamodule = hydra.utils.instantiate({**stored["data"], "data_dir": cfg.paths.data_dir})
+    datamodule = hydra.utils.instantiate(stored_data_config(stored, cfg.paths.data_dir))
     return model, datamodule
 
 

@@ -93,6 +93,18 @@ def checkpoint_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return checkpoint[CONFIG_KEY]["config"]
 
 
+def stored_data_config(
+    stored: Mapping[str, Any], data_dir: str, overrides: Mapping[str, Any] | None = None
+) -> Any:
+    """The data config of a checkpoint's run (`stored`: its config), pointed at this run's
+    `data_dir`, with `overrides` (e.g. `+data.eval_batch_size=...`) merged on top."""
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.create(dict(stored["data"]))
+    data.data_dir = data_dir
+    return OmegaConf.merge(data, overrides or {})
+
+
 def model_from_checkpoint(
     path: str | Path, overrides: Mapping[str, Any] | None = None
 ) -> tuple[L.LightningModule, dict[str, Any]]:
