@@ -32,6 +32,17 @@ EXACT = [
     "callbacks.model_checkpoint.train_time_interval=null",
     *QUIET,
 ]
+# the DCGAN experiment, small, on the 8x8 digits in batches of 16 (add a trainer.max_steps)
+TINY_GAN = [
+    "experiment=gan_dcgan",
+    "data=digits",
+    "data.batch_size=16",
+    "model.generator.width=16",
+    "model.discriminator.width=16",
+    "model.ema_start=0",
+    "callbacks.sample_grid=null",
+    *EXACT,
+]
 
 
 def env() -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.runs import (
-    EXACT,
+    TINY_GAN,
     assert_same_training_state,
     kill_at_step,
     output,
@@ -24,19 +24,7 @@ from tests.faults.runs import (
 
 # 1238 digits / 2 ranks / 16 per batch -> 38 batches per epoch and rank
 BATCHES_PER_EPOCH = 1238 // 2 // 16
-GAN_DDP = [
-    "experiment=gan_dcgan",
-    "data=digits",
-    "data.batch_size=16",
-    "model.generator.width=16",
-    "model.discriminator.width=16",
-    "model.ema_start=0",
-    "trainer=ddp_cpu",
-    "trainer.devices=2",
-    "trainer.max_steps=60",
-    "callbacks.sample_grid=null",
-    *EXACT,
-]
+GAN_DDP = [*TINY_GAN, "trainer=ddp_cpu", "trainer.devices=2", "trainer.max_steps=60"]
 
 
 @pytest.mark.slow

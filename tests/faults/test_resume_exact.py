@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.faults.runs import EXACT, assert_same_training_state, kill_at_step, start, train
+from tests.faults.runs import (
+    EXACT,
+    TINY_GAN,
+    assert_same_training_state,
+    kill_at_step,
+    start,
+    train,
+)
 
 # digits: 1238 training images; batches of 16 -> 77 batches per epoch
 BATCHES_PER_EPOCH = 1238 // 16
@@ -22,17 +29,7 @@ CLASSIFIER = [
     "trainer.max_epochs=2",
     *EXACT,
 ]
-GAN = [
-    "experiment=gan_dcgan",
-    "data=digits",
-    "data.batch_size=16",
-    "model.generator.width=16",
-    "model.discriminator.width=16",
-    "model.ema_start=0",
-    "trainer.max_steps=120",
-    "callbacks.sample_grid=null",
-    *EXACT,
-]
+GAN = [*TINY_GAN, "trainer.max_steps=120"]
 
 
 def kill_and_resume(args: list[str], tmp_path: Path, kill_step: int) -> tuple[Path, int]:

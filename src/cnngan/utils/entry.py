@@ -28,9 +28,7 @@ T = TypeVar("T")
 
 def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "cnngan") -> T:
     """Run `task(cfg)` inside the shared start-up and tear-down of every cnngan command."""
-    from hydra.errors import InstantiationException
-
-    from cnngan.utils.distributed import finish_distributed, lost_peer_message
+    from cnngan.utils.distributed import finish_distributed
 
     try:
         apply_extras(cfg)
@@ -40,22 +38,27 @@ def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "
         if "paths" in cfg and cfg.paths.get("output_dir"):
             save_resolved_config(cfg, cfg.paths.output_dir)
         return task(cfg)
-    except (UserError, InstantiationException) as err:
-        message = user_error_message(err)
-        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
+    except Exception as err:
+        message, status = one_line_error(err, cfg)
+        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or in_multirun():
             raise
         print(f"{command}: error: {message}", file=sys.stderr)
-        sys.exit(UserError.exit_code)
-    except Exception as err:  # a DDP rank that lost its peer: one line instead of gloo's trace
-        run_dir = cfg.paths.get("output_dir") if "paths" in cfg else None
-        message = lost_peer_message(err, run_dir)
-        if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
-            raise
-        print(f"{command}: error: {message}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(status)
     finally:
         finish_wandb()
         finish_distributed()  # DDP: wait for the other ranks, free the port for the next job
+
+
+def one_line_error(err: BaseException, cfg: DictConfig) -> tuple[str | None, int]:
+    """The message and exit status for an error that needs no traceback: a user's mistake (2) or
+    a DDP rank that lost its peer (1); (None, 1) for a bug."""
+    from cnngan.utils.distributed import lost_peer_message
+
+    message = user_error_message(err)
+    if message is not None:
+        return message, UserError.exit_code
+    run_dir = cfg.paths.get("output_dir") if "paths" in cfg else None
+    return lost_peer_message(err, run_dir), 1
 
 
 def user_error_message(err: BaseException) -> str | None:
@@ -84,12 +87,12 @@ def check_checkpoint_early(cfg: DictConfig) -> None:
         load_checkpoint(cfg.ckpt_path)
 
 
-def _in_multirun() -> bool:
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (a sweep)."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    if not HydraConfig.initialized():
-        return False
-    return str(HydraConfig.get().mode) == "RunMode.MULTIRUN"
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def finish_wandb() -> None:

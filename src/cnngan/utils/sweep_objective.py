@@ -74,14 +74,11 @@ def sweep_objective(
     values = [metric_value(metrics, name) for name in names]
     if not all(math.isfinite(v) for v in values):
         shown = ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
-        if in_multirun if in_multirun is not None else _in_multirun():
+        if in_multirun is None:
+            from cnngan.utils.entry import in_multirun as running_multirun  # Lightning: lazily
+
+            in_multirun = running_multirun()
+        if in_multirun:
             raise TrialFailed(f"objective {shown}: the run diverged; the trial is recorded failed")
         log.warning("objective %s is not finite: the run diverged", shown)
     return values[0] if isinstance(metric, str) else values
-
-
-def _in_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
