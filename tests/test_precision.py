@@ -67,10 +67,13 @@ def test_choose_logs_its_choice_and_why(caplog) -> None:
     assert f"precision=auto -> {chosen}" in caplog.text and expected.reason in caplog.text
 
 
-def test_default_stays_32_true_and_plain_values_still_override(make_cfg) -> None:
+def test_default_is_auto_and_plain_values_still_override(make_cfg) -> None:
     cfg = make_cfg("train", ["data=digits"])
-    assert cfg.trainer.precision == FP32
-    assert hydra.utils.instantiate(cfg.trainer).precision == "32-true"
+    assert cfg.trainer.precision == "auto"
+    expected = decide_precision("cpu", cpu_flags(), cuda_native_bf16()).precision
+    assert hydra.utils.instantiate(cfg.trainer).precision == expected
+    cfg = make_cfg("train", ["data=digits", "trainer.precision=32-true"])
+    assert hydra.utils.instantiate(cfg.trainer).precision == FP32
     cfg = make_cfg("train", ["data=digits", "trainer.precision=bf16-mixed"])
     assert hydra.utils.instantiate(cfg.trainer).precision == "bf16-mixed"
 

@@ -93,6 +93,52 @@ def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
     assert {f"val/{k}" for k in SCORE_KEYS} <= set(logged)
 
 
+def test_metrics_callback_scores_the_partial_epoch_where_the_step_budget_ends(
+    tmp_path: Path,
+) -> None:
+    """max_steps=6 with 4 batches per epoch ends inside epoch 1; every_n_epochs=3 would never
+    score it. The final weights (the least noisy here) are scored and kept as best-fid."""
+    dm = ImageDataModule(
+        "fashion_mnist",
+        str(REPO_ROOT / "data"),
+        [1, 28, 28],
+        10,
+        val_size=600,
+        train_subset=256,
+        batch_size=64,
+        download=False,
+    )
+    dm.setup()
+    gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=[0.6, 0.1])
+    fid = GanMetricsCallback(
+        every_n_epochs=3,
+        num_samples=300,
+        batch_size=150,
+        suite=partial(GanMetrics, kid_subset_size=300, kid_subsets=5),
+    )
+    ckpt = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min"
+    )
+    trainer = L.Trainer(
+        max_steps=6,
+        max_epochs=10,
+        limit_train_batches=4,
+        limit_val_batches=0,
+        callbacks=[fid, ckpt],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(gan, datamodule=dm)
+    assert trainer.global_step == 6 and trainer.current_epoch == 1
+    assert [(h["epoch"], h["iteration"]) for h in fid.history] == [(1, 6)]
+    assert torch.load(ckpt.best_model_path, weights_only=True)["global_step"] == 6
+    written = json.loads((tmp_path / "gan_metrics_history.json").read_text())["scores"]
+    assert written[0]["fid"] == pytest.approx(fid.history[0]["fid"]) and written[0]["time_s"] > 0
+
+
 def test_metrics_callback_fails_before_training_without_an_evaluator(tmp_path: Path) -> None:
     dm = ImageDataModule(
         "fashion_mnist", str(REPO_ROOT / "data"), [1, 28, 28], 10, train_subset=64, download=False

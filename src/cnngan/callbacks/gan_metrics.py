@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -20,7 +21,12 @@ import torch
 from cnngan.metrics.evaluator import evaluator_paths, load_evaluator, read_metadata, verify_weights
 from cnngan.metrics.samples import gan_sampler
 from cnngan.metrics.suite import GanMetrics, batches
+from cnngan.models.step_budget import training_iteration
+from cnngan.utils.json_safe import write_json
 from cnngan.utils.rank import log
+
+# written next to metrics.json: one entry per evaluation (epoch, iteration, time_s, scores)
+HISTORY_FILE = "gan_metrics_history.json"
 
 
 class GanMetricsCallback(L.Callback):
@@ -28,7 +34,9 @@ class GanMetricsCallback(L.Callback):
     evaluator: a shipped evaluator name ("fashion_mnist") or a path to its .pt file.
     suite: builds the suite from the feature network and a seed: `GanMetrics` itself or a partial
         of it (conf/metrics/suite/ with `_partial_: true`).
-    every_n_epochs: score after every N-th training epoch (and after the last one).
+    every_n_epochs: score after every N-th training epoch, and always when training stops (the
+        last epoch, `trainer.max_steps` reached inside an epoch, `max_time`, early stopping), so
+        the checkpoint monitoring the score sees the final weights too.
     num_samples: generated images per evaluation (split over DDP ranks).
     reference: the data module's split the samples are compared with ("val" keeps the test split
         unseen; the whole split is used, split over ranks).
@@ -66,6 +74,7 @@ class GanMetricsCallback(L.Callback):
         self.prog_bar_key = prog_bar_key
         self.suite: GanMetrics | None = None
         self._scored_epoch = -1
+        self._fit_started = time.perf_counter()
         self.history: list[dict[str, Any]] = []
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -82,9 +91,19 @@ class GanMetricsCallback(L.Callback):
                 )
 
     # ------------------------------------------------------------------ when
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._fit_started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        """At the step budget, stop through `should_stop`: Lightning then validates this partial
+        epoch (it does not when the loop merely runs out of `max_steps`), so the final weights
+        are scored and a ModelCheckpoint monitoring the score can keep them."""
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
     def _due(self, trainer: L.Trainer) -> bool:
         epoch = trainer.current_epoch
-        last = bool(
+        last = trainer.should_stop or bool(
             trainer.max_epochs and trainer.max_epochs > 0 and epoch + 1 >= trainer.max_epochs
         )
         return self._scored_epoch != epoch and ((epoch + 1) % self.every_n_epochs == 0 or last)
@@ -98,6 +117,12 @@ class GanMetricsCallback(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._due(trainer):  # runs when there was no validation this epoch
             self._score(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The score curve, for plots of FID against iterations and wall time."""
+        if trainer.is_global_zero and self.history:
+            out = Path(trainer.default_root_dir) / HISTORY_FILE
+            write_json(out, {"prefix": self.prefix, "scores": self.history})
 
     # ------------------------------------------------------------------ how
     def _build(self, trainer: L.Trainer, device: torch.device) -> GanMetrics:
@@ -168,7 +193,16 @@ class GanMetricsCallback(L.Callback):
                 on_epoch=True,
                 prog_bar=key == self.prog_bar_key,
             )
-        self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **values})
+        self.history.append(
+            {
+                "epoch": trainer.current_epoch,
+                "step": trainer.global_step,
+                "iteration": training_iteration(trainer, pl_module),
+                # seconds since fit started, scoring time included: FID against wall time
+                "time_s": time.perf_counter() - self._fit_started,
+                **values,
+            }
+        )
         log.info(
             "epoch %d: %sfid %.3f  kid %.5f  precision %.3f  recall %.3f  modes %d  (%.1f s)",
             trainer.current_epoch,

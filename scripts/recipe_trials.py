@@ -1,0 +1,140 @@
+"""Time-to-accuracy trials: named candidate recipes x seeds, one `cnngan-train` run each, run one
+after another (never in parallel: on a small CPU, parallel runs time each other). Every candidate
+tried stays in the table, not only the winner; choose on `val/acc_best`, report `test/acc`.
+
+    python scripts/recipe_trials.py --candidates docs/recipes/classifier_3min.yaml --seeds 1 2 3
+    python scripts/recipe_trials.py --candidates <yaml> --only bf16_flip12 --seeds 1
+
+The candidates file maps a name to a list of Hydra overrides (and an optional `note`). Results go
+to --out/<name>/seed<s>/ (each run's own folder with its metrics.json) and are summarized into
+--out/trials.json and --out/trials.md; runs already done (metrics.json present) are not rerun,
+so an interrupted study continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from cnngan.utils.json_safe import read_json, write_json
+
+QUIET = ["extras.print_config=false", "callbacks.rich_progress_bar=null", "logger=csv"]
+COLUMNS = ("val/acc_best", "test/acc", "time/wall_s")
+
+
+def cpu_facts() -> dict[str, Any]:
+    """CPU model and the flags that decide bf16 speed: numbers are only comparable on one machine."""
+    model, flags = platform.processor(), []
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                break
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    return {"cpu": model, "cpu_flags": [f for f in wanted if f in flags]}
+
+
+def run_one(name: str, overrides: list[str], seed: int, out: Path, extra: list[str]) -> Path:
+    """Train one candidate with one seed (skipped when its metrics.json already exists)."""
+    run_dir = out / name / f"seed{seed}"
+    if (run_dir / "metrics.json").exists():
+        return run_dir
+    command = [
+        sys.executable,
+        "-m",
+        "cnngan.train",
+        *overrides,
+        f"seed={seed}",
+        f"hydra.run.dir={run_dir}",
+        *QUIET,
+        *extra,
+    ]
+    print("+", " ".join(shlex.quote(c) for c in command), flush=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "train.log").open("w") as log:
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+    return run_dir
+
+
+def summarize(name: str, spec: dict[str, Any], run_dirs: list[Path]) -> dict[str, Any]:
+    """Per-seed values and their mean for one candidate."""
+    per_seed = [read_json(d / "metrics.json") for d in run_dirs]
+    row: dict[str, Any] = {
+        "name": name,
+        "overrides": spec["overrides"],
+        "note": spec.get("note", ""),
+        "seeds": len(per_seed),
+    }
+    for key in COLUMNS:
+        values = [m.get(key) for m in per_seed if m.get(key) is not None]
+        row[key] = values
+        row[key + "/mean"] = float(np.mean(values)) if values else None
+    return row
+
+
+def markdown(rows: list[dict[str, Any]], facts: dict[str, Any]) -> str:
+    """The table of every candidate: per-seed values and means."""
+
+    def cell(row: dict[str, Any], key: str, scale: float, fmt: str) -> str:
+        values = " / ".join(format(v * scale, fmt) for v in row[key])
+        mean = row[key + "/mean"]
+        return f"{values} (mean {mean * scale:{fmt}})" if len(row[key]) > 1 else values
+
+    lines = [
+        f"CPU: {facts['cpu']} (flags: {', '.join(facts['cpu_flags'])}), {facts['date']}",
+        "",
+        "| candidate | overrides | seeds | val acc best (%) | test acc (%) | wall time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['name']} | `{' '.join(row['overrides']) or '(defaults)'}` | {row['seeds']} "
+            f"| {cell(row, 'val/acc_best', 100, '.2f')} | {cell(row, 'test/acc', 100, '.2f')} "
+            f"| {cell(row, 'time/wall_s', 1, '.0f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidates", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--only", nargs="*", help="run only these candidates (the table keeps all)")
+    parser.add_argument("--out", type=Path, default=Path("logs/recipes"))
+    parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
+    args = parser.parse_args(argv)
+    candidates = yaml.safe_load(args.candidates.read_text())
+    out = args.out / args.candidates.stem
+    for name, spec in candidates.items():
+        if args.only and name not in args.only:
+            continue
+        for seed in args.seeds:
+            run_one(name, spec["overrides"], seed, out, args.extra)
+    rows = []
+    for name, spec in candidates.items():
+        done = sorted(
+            (d for d in (out / name).glob("seed*") if (d / "metrics.json").exists()),
+            key=lambda d: int(d.name[4:]),
+        )
+        if done:
+            rows.append(summarize(name, spec, done))
+    facts = {**cpu_facts(), "date": time.strftime("%Y-%m-%d"), "extra": args.extra}
+    write_json(out / "trials.json", {**facts, "candidates": rows})
+    (out / "trials.md").write_text(markdown(rows, facts))
+    print((out / "trials.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
