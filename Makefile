@@ -105,7 +105,7 @@ GAN_CKPT ?= $(lastword $(sort $(wildcard logs/train/runs/*/checkpoints/last.ckpt
 inpaint: data ## complete test images by GAN inversion vs baselines: make inpaint GAN_CKPT=<GAN ckpt>
 	$(BIN)/cnngan-inpaint ckpt_path=$(GAN_CKPT) $(ARGS)
 
-augment-study: data ## GAN data augmentation study (reduced: make augment-study ARGS="--k 10 100")
+augment-study: data ## GAN augmentation study, reduced (~15 min on 2 cores); full: ARGS="--full" (hours)
 	$(PY) scripts/augmentation_study.py $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check + import layers (lint-imports, contracts in pyproject.toml)

@@ -1,7 +1,8 @@
-"""GAN data augmentation: k images per class, synthetic pool, mixing ratio, end-to-end run."""
+"""GAN data augmentation, the data module: k images per class, synthetic pool, pseudo-labels."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import hydra
@@ -11,13 +12,14 @@ import torch
 
 from cnngan.apps.augment import (
     FewShotDataModule,
-    mixing_weights,
     parse_k,
-    sample_conditional_gan,
     select_per_class,
 )
+from cnngan.apps.augment_classify import classifier_probabilities, load_classifier
+from cnngan.apps.augment_pool import sample_conditional_gan
+from cnngan.data.sources import ImageArrays
 from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
-from cnngan.utils.errors import UserError
+from cnngan.utils.errors import MissingInputError, UserError
 from tests.apps.conftest import tiny_classifier_checkpoint, tiny_gan_checkpoint
 
 
@@ -44,18 +46,8 @@ def test_select_per_class_takes_k_of_every_class_deterministically() -> None:
     with pytest.raises(UserError, match="only 30 training images.*smaller k"):
         select_per_class(labels, 31, 10, seed=0)
     assert parse_k("all") is None and parse_k(None) is None and parse_k("10") == 10
-
-
-@pytest.mark.parametrize("ratio", [0.25, 1.0, 3.0])
-def test_mixing_weights_give_the_ratio(ratio: float) -> None:
-    weights = mixing_weights(n_real=50, n_synthetic=700, ratio=ratio)
-    assert weights.sum().item() == pytest.approx(1.0)
-    draws = torch.multinomial(
-        weights, 40000, replacement=True, generator=torch.Generator().manual_seed(0)
-    )
-    synthetic_share = (draws >= 50).float().mean().item()
-    assert synthetic_share == pytest.approx(ratio / (1 + ratio), abs=0.01)
-    assert torch.equal(mixing_weights(50, 700, 0.0)[50:], torch.zeros(700, dtype=torch.float64))
+    with pytest.raises(ValueError, match="k_per_class='ten' must be a number >= 1 or 'all'"):
+        parse_k("ten")
 
 
 def test_synthetic_pool_is_the_gans_images_as_uint8(gan_ckpt: Path) -> None:
@@ -71,11 +63,10 @@ def test_synthetic_pool_is_the_gans_images_as_uint8(gan_ckpt: Path) -> None:
 
 
 def test_few_shot_data_module_mixes_real_and_synthetic(gan_ckpt: Path) -> None:
-    torch.manual_seed(0)
     dm = datamodule(
         k_per_class=5,
-        epoch_size=4000,
-        synthetic={"ckpt_path": str(gan_ckpt), "ratio": 1.0, "pool_per_class": 7},
+        epoch_size=400,
+        synthetic={"ckpt_path": str(gan_ckpt), "ratio": 0.5, "pool_per_class": 7},
     )
     dm.setup("fit")
     assert (dm.n_real, dm.n_synthetic) == (50, 70)
@@ -85,25 +76,60 @@ def test_few_shot_data_module_mixes_real_and_synthetic(gan_ckpt: Path) -> None:
     assert dm.train_set.images.dtype == torch.uint8 and dm.train_set.images.shape == (120, 1, 8, 8)
     assert dm.is_synthetic.sum() == 70
     loader = dm.train_dataloader()
-    assert len(loader) == 4000 // 50
+    assert len(loader) == (400 + 200) // 50  # 400 real draws + 0.5 x 400 synthetic draws
     drawn = torch.tensor(list(iter(loader.sampler)))
-    assert (drawn >= 50).float().mean().item() == pytest.approx(0.5, abs=0.03)
+    assert int((drawn >= 50).sum()) == 200
     assert len(dm.val_set) == 200 and len(dm.test_set) > 0  # validation and test stay real
 
 
-def test_real_only_and_all_images() -> None:
+def test_real_only_all_images_and_a_minimum_epoch() -> None:
     dm = datamodule(k_per_class="all")
     dm.setup("fit")
     assert dm.n_synthetic == 0 and dm.n_real == len(dm.train_set) == 1438 - 200
-    small = datamodule(k_per_class=3, batch_size=128)
+    assert len(dm.train_dataloader()) == (1438 - 200) // 50  # one pass per epoch
+    small = datamodule(k_per_class=3, batch_size=128, min_epoch_size=64)
     small.setup("fit")
-    loader = small.train_dataloader()
-    assert len(small.train_set) == 30 and len(loader) == 1  # one batch of all 30, not zero batches
+    assert len(small.train_set) == 30 and small.real_per_epoch == 64
+    assert len(small.train_dataloader()) == 1  # one batch of 64, not zero batches of 128
+
+
+def test_pseudo_labels_keep_the_labelled_images_and_predict_the_rest(tmp_path: Path) -> None:
+    clf = tiny_classifier_checkpoint(tmp_path / "clf.ckpt")
+    dm = datamodule(k_per_class=2, pseudo_label_ckpt=str(clf))
+    dm.setup("fit")
+    truth = datamodule(k_per_class="all")
+    truth.setup("fit")
+    images, true_labels = truth.train_set.images, truth.train_set.labels
+    assert torch.equal(dm.train_set.images, images)  # every training image is kept
+    labelled = select_per_class(true_labels, 2, 10, seed=0)
+    model, transform = load_classifier(clf, "test")
+    predicted = classifier_probabilities(model, transform, images).argmax(1)
+    expected = predicted.clone()
+    expected[labelled] = true_labels[labelled]
+    assert torch.equal(dm.train_set.labels, expected)
+    unlabelled = torch.ones(len(images), dtype=torch.bool)
+    unlabelled[labelled] = False
+    accuracy = (predicted[unlabelled] == true_labels[unlabelled]).float().mean().item()
+    assert dm.info["pseudo_label_acc"] == pytest.approx(accuracy)
+
+
+def test_a_copy_with_other_arrays_serves_them_whole(gan_ckpt: Path) -> None:
+    """CAS trains on generated images through `with_arrays`: no k, no pool, no pseudo-labels."""
+    dm = datamodule(k_per_class=2, synthetic={"ckpt_path": str(gan_ckpt), "ratio": 1.0})
+    x = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
+    y = torch.arange(30) % 3  # only 3 images per class for 7 of them: k=2 would still fit
+    copy = dm.with_arrays(ImageArrays(x, y, x, y), val_size=0)
+    copy.setup("fit")
+    assert torch.equal(copy.train_set.images, x) and copy.n_synthetic == 0
+    assert len(copy.train_dataloader().sampler) == 30
 
 
 def test_synthetic_needs_a_conditional_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ckpt_path"):
         datamodule(synthetic={"ratio": 1.0, "ckpt_path": None})
+    missing = datamodule(k_per_class=2, synthetic={"ckpt_path": "nowhere.ckpt", "ratio": 1.0})
+    with pytest.raises(MissingInputError, match=r"data.synthetic.ckpt_path=nowhere.ckpt does not"):
+        missing.setup("fit")
     ckpt = tiny_gan_checkpoint(tmp_path / "uncond.ckpt", conditional=False)
     dm = datamodule(k_per_class=2, synthetic={"ckpt_path": str(ckpt), "ratio": 0.5})
     with pytest.raises(CheckpointError, match="unconditional GAN; data.synthetic.ckpt_path"):
@@ -114,7 +140,27 @@ def test_synthetic_needs_a_conditional_checkpoint(tmp_path: Path) -> None:
         dm.setup("fit")
 
 
-@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.synthetic.mode=sideways", "data.synthetic.mode='sideways'; choose one of"),
+        ("data.synthetic.ratio=-1", "data.synthetic.ratio=-1 must be >= 0"),
+        ("data.synthetic.filter.by=magic", "filter.by='magic'; choose one of"),
+        ("data.synthetic.filter.threshold=1.5", "threshold=1.5 must be a probability"),
+        ("data.k_per_class=ten", "k_per_class='ten' must be a number >= 1 or 'all'"),
+    ],
+)
+def test_a_bad_lever_value_is_one_line_naming_it(make_cfg, override: str, message: str) -> None:
+    """What cnngan-train prints for it: the entry frame's one-line message (exit status 2)."""
+    from cnngan.utils.entry import one_line_error
+
+    cfg = make_cfg("train", ["experiment=augment_classifier", "data=digits", override])
+    with pytest.raises(Exception) as info:
+        hydra.utils.instantiate(cfg.data)
+    text, status = one_line_error(info.value, cfg)
+    assert status == 2 and message in text and "\n" not in text
+
+
 def test_augment_classifier_experiment_trains_with_synthetic_images(
     make_cfg, gan_ckpt: Path
 ) -> None:
@@ -127,34 +173,18 @@ def test_augment_classifier_experiment_trains_with_synthetic_images(
             "data=digits",
             "data.val_size=200",
             "data.k_per_class=5",
-            "data.synthetic.ratio=1",
+            "augment_lever=ratio_05",
             f"data.synthetic.ckpt_path={gan_ckpt}",
             "data.synthetic.pool_per_class=20",
-            "data.epoch_size=256",
-            "trainer.max_epochs=1",
+            "data.min_epoch_size=256",
+            "trainer.max_epochs=2",
         ],
     )
     metrics = train(cfg)
-    datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.setup("fit")
-    # 5 real images per class, and a pool of 20 generated ones per class to draw from
-    assert (datamodule.n_real, datamodule.n_synthetic) == (50, 200)
+    out = Path(cfg.paths.output_dir)
+    info = json.loads((out / "augment_data.json").read_text())
+    # 5 real images per class, a pool of 20 generated ones per class, 256 + 128 draws per epoch
+    assert (info["n_real"], info["n_synthetic"], info["real_per_epoch"]) == (50, 200, 256)
     assert metrics["test/acc"] > 0 and np.isfinite(metrics["test/loss"])
-    assert (Path(cfg.paths.output_dir) / "checkpoints" / "last_epoch.ckpt").is_file()
-
-
-def test_study_script_plans_the_grid(tmp_path: Path) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    import augmentation_study
-
-    augmentation_study.main(
-        ["--k", "10", "all", "--seeds", "1", "2", "--dry-run", "--out", str(tmp_path)]
-    )
-    commands = (tmp_path / "commands.txt").read_text().splitlines()
-    assert sum("experiment=augment_gan" in c for c in commands) == 2  # one GAN per k
-    classifier_runs = [c for c in commands if "experiment=augment_classifier" in c]
-    assert len(classifier_runs) == 2 * 2 * 2  # k x seeds x (real only, real + synthetic)
-    assert sum("data.synthetic.ratio=0.0" in c for c in classifier_runs) == 4
-    assert "| all |" in (tmp_path / "results.md").read_text()
+    assert (out / "checkpoints" / "best.ckpt").is_file()  # the best val/acc epoch was tested
+    assert not (out / "checkpoints" / "last.ckpt").exists()

@@ -1,75 +1,93 @@
 """GAN data augmentation: k real images per class, mixed with a conditional GAN's samples.
 
-`FewShotDataModule` is the project's `ImageDataModule` with three additions:
+`FewShotDataModule` is the project's `ImageDataModule` with these additions:
 
 - `k_per_class`: keep only k training images of every class (a fixed, stratified choice that
-  depends on `subset_seed` only, so the GAN and the classifier of one k see the same images);
+  depends on `subset_seed` only, so the GANs and classifiers of one k see the same images);
   `null` or "all" keeps the whole training split.
+- `pseudo_label_ckpt` (GAN side): keep ALL training images, labelled by that classifier's
+  predictions, except the k labelled images per class, which keep their own labels.
 - `synthetic`: a pool of `pool_per_class` images per class drawn once from a conditional GAN
-  checkpoint (balanced labels, fixed seed), stored as uint8 exactly like real images, so the same
-  on-device normalization applies to both.
-- a training sampler that draws `epoch_size` samples per epoch with replacement, with weights
-  chosen so that a batch holds on average `ratio` synthetic images per real image
-  (ratio 1 = half of every batch synthetic). A fixed `epoch_size` gives every k and every ratio the
-  same number of optimizer steps per epoch, so runs are compared at equal budget.
+  checkpoint (balanced labels, seeded), optionally filtered by a classifier's confidence
+  (`augment_filter.py`), stored as uint8 like the real images so the same on-device normalization
+  and augmentation apply to both.
+- the training order (`augment_sampler.py`): `real_per_epoch` real draws per epoch (`epoch_size`,
+  or one pass over the real images and at least `min_epoch_size`), plus ratio x that many
+  synthetic draws, mixed into every batch ("mix") or all first ("pretrain").
 
-Validation and test sets stay real (the training split's held-out part and the test split).
+Validation and test sets stay real (the training split's held-out part and the test split). When
+a Trainer runs it, the module writes what it served (counts, filter, pseudo-label accuracy) to
+`augment_data.json` in the run folder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
-from cnngan.apps.gan_checkpoint import load_gan
+from cnngan.apps.augment_classify import pseudo_labels
+from cnngan.apps.augment_filter import FilterConfig, filter_pool
+from cnngan.apps.augment_pool import sample_conditional_gan
+from cnngan.apps.augment_sampler import MODES, MixingSampler, pretrain_epochs
 from cnngan.data.datamodule import ImageDataModule, InMemoryImages, keep_batch
-from cnngan.utils.checkpoint import CheckpointError
+from cnngan.data.sources import ImageArrays
 from cnngan.utils.errors import UserError
-from cnngan.utils.image_io import to_uint8
+from cnngan.utils.json_safe import write_json
 from cnngan.utils.rank import log
 
 ALL = "all"
+INFO_FILE = "augment_data.json"
 
 
 @dataclass
 class SyntheticConfig:
-    """Where synthetic images come from and how many of them a batch holds."""
+    """Where synthetic images come from, which are kept, and how many of them are drawn."""
 
     ckpt_path: str | None = None
     ratio: float = 0.0
+    mode: str = "mix"
     pool_per_class: int = 1000
     seed: int = 0
     use_ema: bool = True
+    filter: FilterConfig = field(default_factory=FilterConfig)
 
     @property
     def active(self) -> bool:
         return self.ratio > 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.filter, Mapping):
+            self.filter = FilterConfig(**self.filter)
         if self.ratio < 0:
             raise ValueError(
-                f"synthetic.ratio={self.ratio} must be >= 0 (synthetic per real image)"
+                f"data.synthetic.ratio={self.ratio} must be >= 0 (synthetic draws per real draw)"
             )
         if self.active and not self.ckpt_path:
             raise ValueError(
-                f"synthetic.ratio={self.ratio} needs synthetic.ckpt_path=<conditional GAN checkpoint>"
+                f"data.synthetic.ratio={self.ratio} needs data.synthetic.ckpt_path=<conditional "
+                "GAN checkpoint>"
             )
+        if self.mode not in MODES:
+            raise ValueError(f"data.synthetic.mode={self.mode!r}; choose one of {list(MODES)}")
         if self.pool_per_class < 1:
-            raise ValueError(f"synthetic.pool_per_class={self.pool_per_class} must be >= 1")
+            raise ValueError(f"data.synthetic.pool_per_class={self.pool_per_class} must be >= 1")
 
 
 def parse_k(k: int | str | None) -> int | None:
     """k images per class: an int >= 1, or None / "all" for the whole split."""
     if k is None or (isinstance(k, str) and k.lower() == ALL):
         return None
-    k = int(k)
+    try:
+        k = int(k)
+    except ValueError:
+        raise ValueError(f"data.k_per_class={k!r} must be a number >= 1 or 'all'") from None
     if k < 1:
-        raise ValueError(f"k_per_class={k} must be >= 1 (or 'all')")
+        raise ValueError(f"data.k_per_class={k} must be >= 1 (or 'all')")
     return k
 
 
@@ -88,52 +106,18 @@ def select_per_class(labels: torch.Tensor, k: int, num_classes: int, seed: int) 
     return torch.cat(chosen).sort().values
 
 
-def mixing_weights(n_real: int, n_synthetic: int, ratio: float) -> torch.Tensor:
-    """Sampling weights (real first, then synthetic) such that a draw is synthetic with
-    probability ratio / (1 + ratio), and uniform within each group."""
-    real = torch.full((n_real,), 1.0 / (1.0 + ratio) / n_real, dtype=torch.float64)
-    if n_synthetic == 0 or ratio == 0:
-        return torch.cat([real, torch.zeros(n_synthetic, dtype=torch.float64)])
-    synthetic = torch.full((n_synthetic,), ratio / (1.0 + ratio) / n_synthetic, dtype=torch.float64)
-    return torch.cat([real, synthetic])
-
-
-def sample_conditional_gan(
-    ckpt_path: str | Path,
-    per_class: int,
-    num_classes: int,
-    image_shape: tuple[int, ...],
-    seed: int = 0,
-    use_ema: bool = True,
-    batch_size: int = 1000,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`per_class` uint8 images of every class from a conditional GAN checkpoint, and labels."""
-    model, _ = load_gan(ckpt_path, "data.synthetic.ckpt_path", conditional=True)
-    hp = model.hparams
-    if int(hp.num_classes) != num_classes or tuple(hp.image_shape) != tuple(image_shape):
-        raise CheckpointError(
-            f"{ckpt_path}: the GAN makes {hp.num_classes} classes of shape "
-            f"{list(hp.image_shape)}, the data has {num_classes} of shape {list(image_shape)}; "
-            "give data.synthetic.ckpt_path a GAN trained on this dataset"
-        )
-    labels = torch.arange(num_classes).repeat_interleave(per_class)
-    gen = torch.Generator().manual_seed(seed)
-    images = []
-    for chunk in labels.split(batch_size):
-        z = torch.randn(len(chunk), int(hp.latent_dim), generator=gen)
-        images.append(to_uint8(model.decode(z, chunk, use_ema=use_ema).cpu(), "symmetric"))
-    return torch.cat(images), labels
-
-
 class FewShotDataModule(ImageDataModule):
     """`ImageDataModule` with k real images per class plus synthetic images (module docstring).
 
     Args:
         k_per_class: images per class kept from the training split (int, or null/"all").
         subset_seed: seed of the k-per-class choice (the same for every run of one k).
-        synthetic: `SyntheticConfig` fields: ckpt_path, ratio, pool_per_class, seed, use_ema.
-        epoch_size: training samples drawn (with replacement) per epoch; null = one pass over
-            the real images.
+        synthetic: `SyntheticConfig` fields: ckpt_path, ratio, mode, pool_per_class, seed,
+            use_ema, filter (`FilterConfig` fields: by, threshold, k_classifier_ckpt, evaluator).
+        epoch_size: real draws per epoch; null = one pass over the real images.
+        min_epoch_size: with epoch_size null, at least this many real draws per epoch.
+        pseudo_label_ckpt: classifier checkpoint whose predictions label the training images
+            (all of them are kept); the k per class keep their true labels. null = off.
         **kwargs: `ImageDataModule` arguments.
     """
 
@@ -144,6 +128,8 @@ class FewShotDataModule(ImageDataModule):
         subset_seed: int = 0,
         synthetic: Mapping[str, Any] | None = None,
         epoch_size: int | None = None,
+        min_epoch_size: int | None = None,
+        pseudo_label_ckpt: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -151,30 +137,35 @@ class FewShotDataModule(ImageDataModule):
         self.subset_seed = int(subset_seed)
         self.synthetic = SyntheticConfig(**dict(synthetic or {}))
         self.epoch_size = int(epoch_size) if epoch_size else None
+        self.min_epoch_size = int(min_epoch_size or 0)
+        self.pseudo_label_ckpt = pseudo_label_ckpt
         self.n_real = 0
         self.n_synthetic = 0
+        self.info: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ data
+    def with_arrays(
+        self, arrays: ImageArrays, val_size: int | None = None, train_subset: int | None = None
+    ) -> ImageDataModule:
+        """A copy that serves `arrays` whole (e.g. CAS's generated training images): no k per
+        class, no pseudo-labels, no synthetic pool, one pass per epoch."""
+        module = super().with_arrays(arrays, val_size, train_subset)
+        module.k_per_class, module.pseudo_label_ckpt = None, None
+        module.synthetic, module.epoch_size, module.min_epoch_size = SyntheticConfig(), None, 0
+        module.info = {}
+        return module
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
         super().setup(stage)
-        images, labels = self.train_set.images, self.train_set.labels
-        if self.k_per_class is not None:
-            idx = select_per_class(labels, self.k_per_class, self.num_classes, self.subset_seed)
-            images, labels = images[idx], labels[idx]
+        images, labels = self._real_images(self.train_set.images, self.train_set.labels)
         self.n_real = len(labels)
-        if self.synthetic.active:
-            fake_x, fake_y = sample_conditional_gan(
-                self.synthetic.ckpt_path,
-                self.synthetic.pool_per_class,
-                self.num_classes,
-                self.image_shape,
-                seed=self.synthetic.seed,
-                use_ema=self.synthetic.use_ema,
-            )
-            images, labels = torch.cat([images, fake_x]), torch.cat([labels, fake_y])
-            self.n_synthetic = len(fake_y)
-        self.train_set = InMemoryImages(images, labels)
+        fake_x, fake_y = self._synthetic_pool()
+        self.n_synthetic = len(fake_y)
+        self.train_set = InMemoryImages(torch.cat([images, fake_x]), torch.cat([labels, fake_y]))
+        self.info |= {"k_per_class": self.k_per_class or ALL, "n_real": self.n_real}
+        self.info |= {"n_synthetic": self.n_synthetic, "ratio": self.synthetic.ratio}
         log.info(
             "FewShotDataModule: %d real training images (k_per_class=%s) + %d synthetic, ratio %.2f",
             self.n_real,
@@ -183,32 +174,93 @@ class FewShotDataModule(ImageDataModule):
             self.synthetic.ratio,
         )
 
+    def _real_images(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k per class with their labels, or all images with pseudo-labels."""
+        if self.k_per_class is None:
+            labelled = torch.arange(len(labels))
+        else:
+            labelled = select_per_class(
+                labels, self.k_per_class, self.num_classes, self.subset_seed
+            )
+        if not self.pseudo_label_ckpt:
+            return images[labelled], labels[labelled]
+        labels, accuracy = pseudo_labels(
+            self.pseudo_label_ckpt, images, labels, labelled, self.num_classes
+        )
+        self.info |= {"pseudo_labels": self.pseudo_label_ckpt, "pseudo_label_acc": accuracy}
+        log.info("pseudo-labels of the unlabelled images: %.2f%% correct", 100 * accuracy)
+        return images, labels
+
+    def _synthetic_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GAN's images (after the filter), or an empty pool when synthetic data is off."""
+        cfg = self.synthetic
+        if not cfg.active:
+            return torch.zeros(0, *self.image_shape, dtype=torch.uint8), torch.zeros(
+                0, dtype=torch.long
+            )
+        images, labels = sample_conditional_gan(
+            cfg.ckpt_path,
+            cfg.pool_per_class,
+            self.num_classes,
+            self.image_shape,
+            cfg.seed,
+            cfg.use_ema,
+        )
+        images, labels, stats = filter_pool(cfg.filter, images, labels, self.num_classes)
+        if len(labels) == 0:
+            raise UserError(
+                f"data.synthetic.filter kept none of the {stats['drawn']} GAN samples "
+                f"(by={cfg.filter.by}, threshold={cfg.filter.threshold}): lower "
+                "data.synthetic.filter.threshold or use a better generator"
+            )
+        log.info("synthetic pool: kept %d of %d (%s)", stats["kept"], stats["drawn"], cfg.filter.by)
+        self.info |= {"synthetic": {"ckpt_path": cfg.ckpt_path, "mode": cfg.mode, **stats}}
+        return images, labels
+
     @property
     def is_synthetic(self) -> torch.Tensor:
         """Boolean mask over the training set: True for GAN images (they come last)."""
         return torch.arange(self.n_real + self.n_synthetic) >= self.n_real
 
-    def train_sampler(self) -> WeightedRandomSampler | None:
-        if not self.epoch_size and not self.synthetic.active:
-            return None  # plain shuffling, as in ImageDataModule
-        weights = mixing_weights(self.n_real, self.n_synthetic, self.synthetic.ratio)
-        num_samples = self.epoch_size or self.n_real
-        gen = torch.Generator().manual_seed(torch.initial_seed() % 2**63)
-        return WeightedRandomSampler(
-            weights, num_samples=num_samples, replacement=True, generator=gen
+    # ------------------------------------------------------------------ order
+    @property
+    def real_per_epoch(self) -> int:
+        return self.epoch_size or max(self.n_real, self.min_epoch_size)
+
+    def train_sampler(self) -> MixingSampler:
+        cfg = self.synthetic
+        synthetic_epochs = 0
+        if cfg.active and cfg.mode == "pretrain":
+            max_epochs = self.trainer.max_epochs if self.trainer is not None else None
+            synthetic_epochs = pretrain_epochs(int(max_epochs or 0), cfg.ratio)
+        self.info |= {"real_per_epoch": self.real_per_epoch, "pretrain_epochs": synthetic_epochs}
+        return MixingSampler(
+            self.n_real,
+            self.train_set.labels[self.n_real :],
+            self.real_per_epoch,
+            cfg.ratio,
+            cfg.mode,
+            synthetic_epochs,
+            seed=self._seed(),
         )
 
     def train_dataloader(self) -> DataLoader:
         sampler = self.train_sampler()
-        n = len(sampler) if sampler is not None else len(self.train_set)
+        self._write_info()
         return DataLoader(
             self.train_set,
-            batch_size=min(self.batch_size, n),  # k=10: 100 images, fewer than one batch
+            batch_size=min(self.batch_size, len(sampler)),
             sampler=sampler,
-            shuffle=sampler is None,
             drop_last=True,
             collate_fn=keep_batch,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
         )
+
+    def _write_info(self) -> None:
+        trainer = self.trainer
+        if trainer is not None and trainer.is_global_zero:
+            write_json(Path(trainer.default_root_dir) / INFO_FILE, self.info)
