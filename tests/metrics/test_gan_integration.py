@@ -132,7 +132,7 @@ def test_metrics_callback_scores_the_partial_epoch_where_the_step_budget_ends(
         default_root_dir=tmp_path,
     )
     trainer.fit(gan, datamodule=dm)
-    assert trainer.global_step == 6 and trainer.current_epoch == 1
+    assert trainer.global_step == 6
     assert [(h["epoch"], h["iteration"]) for h in fid.history] == [(1, 6)]
     assert torch.load(ckpt.best_model_path, weights_only=True)["global_step"] == 6
     written = json.loads((tmp_path / "gan_metrics_history.json").read_text())["scores"]
