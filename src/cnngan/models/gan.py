@@ -212,12 +212,11 @@ class GAN(L.LightningModule):
         norm = optim.gradient_norm(optimizer)
         if norm is not None:
             self._grad_norms[name] = norm
-        if self.hparams.gradient_clip_val:
-            self.clip_gradients(
-                optimizer,
-                gradient_clip_val=self.hparams.gradient_clip_val,
-                gradient_clip_algorithm=self.hparams.gradient_clip_algorithm,
-            )
+        clip, algorithm = self.hparams.gradient_clip_val, self.hparams.gradient_clip_algorithm
+        if clip and str(self.trainer.precision).startswith("16"):  # fp16 scaler: Lightning's way
+            self.clip_gradients(optimizer, clip, gradient_clip_algorithm=algorithm)
+        elif clip:
+            optim.clip_gradients(optimizer, clip, algorithm)
 
     def on_train_epoch_end(self) -> None:
         if self.hparams.scheduler_interval == "epoch":

@@ -77,3 +77,19 @@ def gradient_norm(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
         p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
     ]
     return torch.nn.utils.get_total_norm(grads).detach() if grads else None
+
+
+def clip_gradients(optimizer: torch.optim.Optimizer, value: float, algorithm: str = "norm") -> None:
+    """Clip the gradients an optimizer is about to apply, by total norm or by value.
+
+    Used instead of `LightningModule.clip_gradients` where no loss scaler is involved (32-bit and
+    bf16): Lightning's mixed-precision plugin refuses to clip for fused optimizers (they unscale
+    fp16 gradients themselves), which would make `gradient_clip_val` fail under bf16-mixed.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if algorithm == "norm":
+        torch.nn.utils.clip_grad_norm_(params, value)
+    elif algorithm == "value":
+        torch.nn.utils.clip_grad_value_(params, value)
+    else:
+        raise ValueError(f"gradient_clip_algorithm={algorithm!r}: use norm or value")
