@@ -73,14 +73,17 @@ def _comparisons(task: str, competent: str) -> dict[str, Comparison]:
     }
 
 
+FP32 = ("trainer.precision=32-true",)
+
 TASKS: dict[str, Task] = {
     "classifier": Task(
         experiment="classifier_cnn",
         callbacks="default",
         contenders={
-            "cnngan": Contender("cnngan"),
+            # fp32 like the plain loop: the default precision=auto would pick bf16 on some CPUs
+            "cnngan": Contender("cnngan", FP32),
             "cnngan+bf16": Contender("cnngan", ("trainer.precision=bf16-mixed",)),
-            "cnngan+fast": Contender("cnngan", ("experiment=classifier_cnn_fast",)),
+            "cnngan+fast": Contender("cnngan", ("experiment=classifier_cnn_fast", *FP32)),
             "plain": Contender("plain"),
             # what a skilled PyTorch user switches on: channels_last and the fused AdamW kernel
             "plain+competent": Contender(
@@ -94,9 +97,10 @@ TASKS: dict[str, Task] = {
         experiment="gan_dcgan",
         callbacks="gan",
         contenders={
-            "cnngan": Contender("cnngan"),
+            # fp32 like the plain loop: the default precision=auto would pick bf16 on some CPUs
+            "cnngan": Contender("cnngan", FP32),
             "cnngan+bf16": Contender("cnngan", ("trainer.precision=bf16-mixed",)),
-            "cnngan+fast": Contender("cnngan", ("experiment=gan_dcgan_fast",)),
+            "cnngan+fast": Contender("cnngan", ("experiment=gan_dcgan_fast", *FP32)),
             # the GAN's defaults already are a skilled user's switches (channels_last, fused
             # Adam): (a) and (b) share the plain contender and so their pairs
             "plain": Contender("plain"),

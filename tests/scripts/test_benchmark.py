@@ -21,7 +21,7 @@ if str(REPO_ROOT / "scripts") not in sys.path:
 
 from bench import cli, table  # noqa: E402
 from bench.cnngan_side import cnngan_fit  # noqa: E402
-from bench.contenders import TASKS, compose  # noqa: E402
+from bench.contenders import FP32, TASKS, compose  # noqa: E402
 from bench.plain import run_plain  # noqa: E402
 from bench.rounds import pair_order, run_rounds  # noqa: E402
 from bench.startup import first_step_seconds  # noqa: E402
@@ -46,11 +46,11 @@ def _max_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
 def test_plain_loop_and_cnngan_leave_equal_weights(task: str, tmp_path: Path) -> None:
     """At cnngan's settings and seed, on cnngan's batches, the plain loop does cnngan's work."""
     torch.set_num_threads(1)
-    cfg = compose(task, (), tmp_path, data="digits")
+    cfg = compose(task, FP32, tmp_path, data="digits")  # the plain loop runs fp32
     _, plain = run_plain(task, cfg, warmup=2, steps=4, data="loader")
     _, model = cnngan_fit(cfg, warmup=2, steps=4)
     names = ["net"] if task == "classifier" else ["generator", "discriminator"]
-    initial = compose(task, (), tmp_path, data="digits")
+    initial = compose(task, FP32, tmp_path, data="digits")
     _, untrained = run_plain(task, initial, warmup=0, steps=1, data="loader")
     for name in names:
         assert _max_difference(plain.nets[name], getattr(model, name)) < 1e-5, name
