@@ -80,6 +80,7 @@ def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
         limit_val_batches=0,
         callbacks=[fid, ckpt],
         logger=csv,
+        default_root_dir=tmp_path,
         enable_progress_bar=False,
         enable_model_summary=False,
         accelerator="cpu",
