@@ -14,7 +14,6 @@ so an interrupted study continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import numpy as np
 import yaml
 
 from cnngan.utils.json_safe import read_json, write_json
+from cnngan.utils.precision import cpu_flags
+from cnngan.utils.speed import cpu_model
 
 QUIET = ["extras.print_config=false", "callbacks.rich_progress_bar=null", "logger=csv"]
 COLUMNS = ("val/acc_best", "test/acc", "time/wall_s")
@@ -33,17 +34,9 @@ COLUMNS = ("val/acc_best", "test/acc", "time/wall_s")
 
 def cpu_facts() -> dict[str, Any]:
     """CPU model and the flags that decide bf16 speed: numbers are only comparable on one machine."""
-    model, flags = platform.processor(), []
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                break
+    flags = cpu_flags()
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    return {"cpu": model, "cpu_flags": [f for f in wanted if f in flags]}
+    return {"cpu": cpu_model(), "cpu_flags": [f for f in wanted if f in flags]}
 
 
 def run_one(name: str, overrides: list[str], seed: int, out: Path, extra: list[str]) -> Path:
