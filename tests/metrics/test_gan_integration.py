@@ -50,9 +50,10 @@ class ImageNoiseGAN(L.LightningModule):
         return (1 - alpha) * images + alpha * noise
 
 
-def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
-    tmp_path: Path,
-) -> None:
+def stand_in_run(
+    tmp_path: Path, noise_by_epoch: list[float], every_n_epochs: int
+) -> tuple[ImageDataModule, ImageNoiseGAN, GanMetricsCallback, L.pytorch.callbacks.ModelCheckpoint]:
+    """The stand-in GAN on 256 training images, a small metrics callback, a best-FID checkpoint."""
     dm = ImageDataModule(
         "fashion_mnist",
         str(REPO_ROOT / "data"),
@@ -60,12 +61,13 @@ def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
         10,
         val_size=600,
         train_subset=256,
+        batch_size=64,
         download=False,
     )
     dm.setup()
-    gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=[0.6, 0.1, 0.4])
+    gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=noise_by_epoch)
     fid = GanMetricsCallback(
-        every_n_epochs=1,
+        every_n_epochs=every_n_epochs,
         num_samples=300,
         batch_size=150,
         suite=partial(GanMetrics, kid_subset_size=300, kid_subsets=5),
@@ -73,6 +75,13 @@ def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
     ckpt = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min"
     )
+    return dm, gan, fid, ckpt
+
+
+def test_metrics_callback_logs_every_score_and_checkpoint_keeps_the_best_fid(
+    tmp_path: Path,
+) -> None:
+    dm, gan, fid, ckpt = stand_in_run(tmp_path, [0.6, 0.1, 0.4], every_n_epochs=1)
     csv = L.pytorch.loggers.CSVLogger(tmp_path)
     trainer = L.Trainer(
         max_epochs=3,
@@ -99,27 +108,7 @@ def test_metrics_callback_scores_the_partial_epoch_where_the_step_budget_ends(
 ) -> None:
     """max_steps=6 with 4 batches per epoch ends inside epoch 1; every_n_epochs=3 would never
     score it. The final weights (the least noisy here) are scored and kept as best-fid."""
-    dm = ImageDataModule(
-        "fashion_mnist",
-        str(REPO_ROOT / "data"),
-        [1, 28, 28],
-        10,
-        val_size=600,
-        train_subset=256,
-        batch_size=64,
-        download=False,
-    )
-    dm.setup()
-    gan = ImageNoiseGAN(dm.train_set.images, noise_by_epoch=[0.6, 0.1])
-    fid = GanMetricsCallback(
-        every_n_epochs=3,
-        num_samples=300,
-        batch_size=150,
-        suite=partial(GanMetrics, kid_subset_size=300, kid_subsets=5),
-    )
-    ckpt = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=tmp_path, filename="best-fid", monitor="val/fid", mode="min"
-    )
+    dm, gan, fid, ckpt = stand_in_run(tmp_path, [0.6, 0.1], every_n_epochs=3)
     trainer = L.Trainer(
         max_steps=6,
         max_epochs=10,
