@@ -14,16 +14,14 @@ Both searches share the machine's state: on a shared CPU, run it when the machin
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from cnngan.utils.json_safe import write_json
+from run_logged import TRAIN_QUIET, run_logged
 
-QUIET = ["extras.print_config=false", "callbacks.rich_progress_bar=null"]
+from cnngan.utils.json_safe import write_json
 
 
 def search_command(args: argparse.Namespace, pruner: str, sweep_dir: Path) -> list[str]:
@@ -35,7 +33,7 @@ def search_command(args: argparse.Namespace, pruner: str, sweep_dir: Path) -> li
         f"seed={args.seed}",
         f"trainer.max_epochs={args.epochs}",
         f"hydra.sweep.dir={sweep_dir}",
-        *QUIET,
+        *TRAIN_QUIET,
     ]
     if args.subset:
         overrides.append(f"data.train_subset={args.subset}")
@@ -47,11 +45,8 @@ def search_command(args: argparse.Namespace, pruner: str, sweep_dir: Path) -> li
 def run_search(args: argparse.Namespace, pruner: str, sweep_dir: Path) -> dict[str, Any]:
     """Run one search; return its wall time and what its study holds."""
     command = search_command(args, pruner, sweep_dir)
-    print("+", " ".join(shlex.quote(c) for c in command), flush=True)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with (sweep_dir / "search.log").open("w") as log:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+    run_logged(command, sweep_dir / "search.log")
     wall_s = time.perf_counter() - started
     return {
         "pruner": pruner,

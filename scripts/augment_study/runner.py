@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import subprocess
 import time
 from pathlib import Path
+
+from run_logged import run_logged
 
 from augment_study.stages import Stage
 
@@ -44,10 +45,8 @@ def run_stage(stage: Stage, out: Path, dry_run: bool = False) -> None:
         return
     clear_unfinished(stage)
     log_file = out / "logs" / f"{stage.name}.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with log_file.open("a") as log:
-        code = subprocess.call(stage.command, stdout=log, stderr=subprocess.STDOUT)
+    code = run_logged(stage.command, log_file, append=True, check=False, echo=False)
     seconds = time.perf_counter() - started
     record_time(out, stage.name, seconds, len(stage.runs))
     print(f"  exit {code} after {seconds:.0f} s (log: {log_file})", flush=True)

@@ -15,10 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from run_logged import QUIET, TRAIN_QUIET
+
 from augment_study.plan import BASELINE, Plan
 
-QUIET = ["extras.print_config=false"]
-TRAIN_QUIET = [*QUIET, "callbacks.rich_progress_bar=null"]
 METRICS = "metrics.json"
 # the batch size of experiment=augment_gan: epoch_size = iterations between FIDs x this
 GAN_BATCH = 64

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
 import pytest
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from tests.conftest import compose_config
 
@@ -46,3 +47,27 @@ def tiny_classifier_checkpoint(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def gan_ckpt(tmp_path_factory) -> Path:
     return tiny_gan_checkpoint(tmp_path_factory.mktemp("gan") / "cond.ckpt")
+
+
+@pytest.fixture
+def augment_classifier_cfg(make_cfg, gan_ckpt: Path) -> Callable[..., DictConfig]:
+    """augment_classifier_cfg(lever, pool_per_class, *overrides): the train config of
+    experiment=augment_classifier on 5 digits per class, with a synthetic pool of the tiny
+    conditional GAN's samples."""
+
+    def make(lever: str, pool_per_class: int, *overrides: str) -> DictConfig:
+        return make_cfg(
+            "train",
+            [
+                "experiment=augment_classifier",
+                "data=digits",
+                "data.val_size=200",
+                "data.k_per_class=5",
+                f"augment_lever={lever}",
+                f"data.synthetic.ckpt_path={gan_ckpt}",
+                f"data.synthetic.pool_per_class={pool_per_class}",
+                *overrides,
+            ],
+        )
+
+    return make

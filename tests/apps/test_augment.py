@@ -162,24 +162,11 @@ def test_a_bad_lever_value_is_one_line_naming_it(make_cfg, override: str, messag
 
 
 def test_augment_classifier_experiment_trains_with_synthetic_images(
-    make_cfg, gan_ckpt: Path
+    augment_classifier_cfg,
 ) -> None:
     from cnngan.train import train
 
-    cfg = make_cfg(
-        "train",
-        [
-            "experiment=augment_classifier",
-            "data=digits",
-            "data.val_size=200",
-            "data.k_per_class=5",
-            "augment_lever=ratio_05",
-            f"data.synthetic.ckpt_path={gan_ckpt}",
-            "data.synthetic.pool_per_class=20",
-            "data.min_epoch_size=256",
-            "trainer.max_epochs=2",
-        ],
-    )
+    cfg = augment_classifier_cfg("ratio_05", 20, "data.min_epoch_size=256", "trainer.max_epochs=2")
     metrics = train(cfg)
     out = Path(cfg.paths.output_dir)
     info = json.loads((out / "augment_data.json").read_text())

@@ -3,8 +3,6 @@ synthetic draws, and the pretrain lever seen from inside a real Trainer run."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 import lightning as L
 import pytest
@@ -50,26 +48,18 @@ class ServedBatches(L.Callback):
         self.batches.setdefault(trainer.current_epoch, []).append(images)
 
 
-def test_pretrain_serves_only_synthetic_then_only_real_batches(make_cfg, gan_ckpt: Path) -> None:
-    cfg = make_cfg(
-        "train",
-        [
-            "experiment=augment_classifier",
-            "data=digits",
-            "data.val_size=200",
-            "data.k_per_class=5",
-            "augment_lever=pretrain",
-            f"data.synthetic.ckpt_path={gan_ckpt}",
-            "data.synthetic.pool_per_class=4",
-            "data.epoch_size=50",
-            "data.batch_size=25",
-            "data.augment=null",
-            "data.normalize.mean=[0.0]",
-            "data.normalize.std=[1.0]",
-            "data.channels_last=false",
-            "model.net.channels=[4,8]",
-            "model.net.fc_dims=[16]",
-        ],
+def test_pretrain_serves_only_synthetic_then_only_real_batches(augment_classifier_cfg) -> None:
+    cfg = augment_classifier_cfg(
+        "pretrain",
+        4,
+        "data.epoch_size=50",
+        "data.batch_size=25",
+        "data.augment=null",
+        "data.normalize.mean=[0.0]",
+        "data.normalize.std=[1.0]",
+        "data.channels_last=false",
+        "model.net.channels=[4,8]",
+        "model.net.fc_dims=[16]",
     )
     datamodule = hydra.utils.instantiate(cfg.data)
     recorder = ServedBatches()
