@@ -14,8 +14,6 @@ so an interrupted study continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,13 +21,24 @@ from typing import Any
 
 import numpy as np
 import yaml
+from run_logged import TRAIN_QUIET, run_logged
 
 from cnngan.utils.json_safe import read_json, write_json
 from cnngan.utils.precision import cpu_flags
 from cnngan.utils.speed import cpu_model
 
-QUIET = ["extras.print_config=false", "callbacks.rich_progress_bar=null", "logger=csv"]
-COLUMNS = ("val/acc_best", "test/acc", "time/wall_s")
+QUIET = [*TRAIN_QUIET, "logger=csv"]
+# (metrics.json key, table header, scale, format) of a classifier's and of a GAN's table
+CLASSIFIER_COLUMNS = (
+    ("val/acc_best", "val acc best (%)", 100, ".2f"),
+    ("test/acc", "test acc (%)", 100, ".2f"),
+    ("time/wall_s", "wall time (s)", 1, ".0f"),
+)
+GAN_COLUMNS = (
+    ("val/fid_best", "val FID best", 1, ".1f"),
+    ("val/fid", "val FID final", 1, ".1f"),
+    ("time/wall_s", "wall time (s)", 1, ".0f"),
+)
 
 
 def cpu_facts() -> dict[str, Any]:
@@ -54,23 +63,36 @@ def run_one(name: str, overrides: list[str], seed: int, out: Path, extra: list[s
         *QUIET,
         *extra,
     ]
-    print("+", " ".join(shlex.quote(c) for c in command), flush=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / "train.log").open("w") as log:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True)
+    run_logged(command, run_dir / "train.log")
     return run_dir
+
+
+def run_metrics(run_dir: Path) -> dict[str, Any]:
+    """A run's metrics.json, plus `val/fid_best` (the lowest val/fid of the run's
+    gan_metrics_history.json) for a GAN: the value its best-fid.ckpt was kept for."""
+    metrics = read_json(run_dir / "metrics.json")
+    history = run_dir / "gan_metrics_history.json"
+    if history.exists():
+        fids = [s["fid"] for s in read_json(history)["scores"] if s.get("fid") is not None]
+        metrics["val/fid_best"] = min(fids) if fids else None
+    return metrics
+
+
+def columns_for(rows: list[dict[str, Any]]) -> tuple[tuple[str, str, float, str], ...]:
+    """GAN columns when any candidate reports a val FID, else the classifier's."""
+    return GAN_COLUMNS if any(row.get("val/fid") for row in rows) else CLASSIFIER_COLUMNS
 
 
 def summarize(name: str, spec: dict[str, Any], run_dirs: list[Path]) -> dict[str, Any]:
     """Per-seed values and their mean for one candidate."""
-    per_seed = [read_json(d / "metrics.json") for d in run_dirs]
+    per_seed = [run_metrics(d) for d in run_dirs]
     row: dict[str, Any] = {
         "name": name,
         "overrides": spec["overrides"],
         "note": spec.get("note", ""),
         "seeds": len(per_seed),
     }
-    for key in COLUMNS:
+    for key, *_ in CLASSIFIER_COLUMNS + GAN_COLUMNS:
         values = [m.get(key) for m in per_seed if m.get(key) is not None]
         row[key] = values
         row[key + "/mean"] = float(np.mean(values)) if values else None
@@ -85,18 +107,18 @@ def markdown(rows: list[dict[str, Any]], facts: dict[str, Any]) -> str:
         mean = row[key + "/mean"]
         return f"{values} (mean {mean * scale:{fmt}})" if len(row[key]) > 1 else values
 
+    columns = columns_for(rows)
+    extra = f", extra overrides: `{' '.join(facts['extra'])}`" if facts.get("extra") else ""
     lines = [
-        f"CPU: {facts['cpu']} (flags: {', '.join(facts['cpu_flags'])}), {facts['date']}",
+        f"CPU: {facts['cpu']} (flags: {', '.join(facts['cpu_flags'])}), {facts['date']}{extra}",
         "",
-        "| candidate | overrides | seeds | val acc best (%) | test acc (%) | wall time (s) |",
-        "|---|---|---|---|---|---|",
+        "| candidate | overrides | seeds | " + " | ".join(c[1] for c in columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
     ]
     for row in rows:
-        lines.append(
-            f"| {row['name']} | `{' '.join(row['overrides']) or '(defaults)'}` | {row['seeds']} "
-            f"| {cell(row, 'val/acc_best', 100, '.2f')} | {cell(row, 'test/acc', 100, '.2f')} "
-            f"| {cell(row, 'time/wall_s', 1, '.0f')} |"
-        )
+        cells = " | ".join(cell(row, key, scale, fmt) for key, _, scale, fmt in columns)
+        overrides = " ".join(row["overrides"]) or "(defaults)"
+        lines.append(f"| {row['name']} | `{overrides}` | {row['seeds']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
