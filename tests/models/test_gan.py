@@ -70,12 +70,19 @@ def changed(before: list[torch.Tensor], after: list[torch.Tensor]) -> bool:
     return any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-@pytest.mark.parametrize("n_critic", [1, 3])
-def test_each_step_updates_only_its_net_and_n_critic_is_honoured(make_cfg, n_critic: int) -> None:
+@pytest.mark.parametrize(("n_critic", "reuse_fake"), [(1, False), (3, False), (1, True), (3, True)])
+def test_each_step_updates_only_its_net_and_n_critic_is_honoured(
+    make_cfg, n_critic: int, reuse_fake: bool
+) -> None:
     spy = StepSpy()
     trainer, model, dm = build(
         make_cfg,
-        [f"model.n_critic={n_critic}", "trainer.max_steps=2", "model.ema_decay=null"],
+        [
+            f"model.n_critic={n_critic}",
+            f"model.reuse_fake={reuse_fake}",
+            "trainer.max_steps=2",
+            "model.ema_decay=null",
+        ],
         [spy],
     )
     trainer.fit(model, datamodule=dm)
@@ -103,6 +110,33 @@ def test_max_steps_counts_iterations(make_cfg, n_critic: int) -> None:
     assert model.iteration == 5
     assert sum(e[0] == "d" for e in spy.events) == 5 * n_critic
     assert sum(e[0] == "g" for e in spy.events) == 5
+
+
+@pytest.mark.parametrize("reuse_fake", [False, True])
+def test_reuse_fake_feeds_the_generator_step_the_last_discriminator_steps_fakes(
+    make_cfg, reuse_fake: bool
+) -> None:
+    """With reuse_fake, G runs once per iteration and its step scores the very fakes D's last step
+    trained on (the PyTorch DCGAN example's scheme): n_critic generator forwards per iteration
+    instead of n_critic + 1."""
+    trainer, model, dm = build(
+        make_cfg,
+        ["model.n_critic=2", f"model.reuse_fake={reuse_fake}", "trainer.max_steps=1"],
+        [],
+    )
+    g_calls: list[torch.Tensor] = []
+    d_inputs: list[torch.Tensor] = []
+    model.generator.register_forward_hook(lambda m, args, out: g_calls.append(out.detach()))
+    model.discriminator.register_forward_hook(
+        lambda m, args, out: d_inputs.append(args[0].detach())
+    )
+    trainer.fit(model, datamodule=dm)
+    # D sees per D step: real, fake; then the G step's fake
+    assert len(d_inputs) == 2 * 2 + 1
+    last_d_fake, g_step_fake = d_inputs[3], d_inputs[4]
+    assert len(g_calls) == (2 if reuse_fake else 3)
+    assert torch.equal(last_d_fake, g_step_fake) == reuse_fake
+    assert not torch.equal(d_inputs[1], g_step_fake)  # the first D step had fresh noise
 
 
 def test_max_epochs_budget_is_unchanged(make_cfg) -> None:

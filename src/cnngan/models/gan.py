@@ -45,6 +45,9 @@ class GAN(L.LightningModule):
     conditional: feed class labels to both nets (the nets must be built conditional).
     loss: minimax | non_saturating | hinge | wasserstein | lsgan (see gan_losses).
     n_critic: discriminator steps per iteration (all on the same real batch, fresh noise each).
+    reuse_fake: the generator step reuses the fakes of the iteration's last discriminator step
+        (generated once, with their graph) instead of generating new ones: one generator forward
+        less per iteration, the scheme of the PyTorch DCGAN example. Off: fresh noise for G.
     g_scheduler, d_scheduler: optional partials taking the optimizer; stepped every iteration
         (`scheduler_interval="step"`) or every epoch ("epoch").
     r1_gamma: weight gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 = off.
@@ -72,6 +75,7 @@ class GAN(L.LightningModule):
         conditional: bool = False,
         loss: str = "non_saturating",
         n_critic: int = 1,
+        reuse_fake: bool = False,
         g_scheduler: optim.SchedulerFactory | None = None,
         d_scheduler: optim.SchedulerFactory | None = None,
         scheduler_interval: str = "step",
@@ -152,10 +156,16 @@ class GAN(L.LightningModule):
             self._range_checked = True
         labels = labels if self.hparams.conditional else None
         g_opt, d_opt = self.optimizers()
+        n, n_critic = real.shape[0], self.hparams.n_critic
+        # with reuse_fake: generated before any toggling, so its graph reaches G's parameters
+        shared_fake = self.generator(self._noise(n), labels) if self.hparams.reuse_fake else None
         d_logs = [
-            self._discriminator_step(real, labels, d_opt) for _ in range(self.hparams.n_critic)
+            self._discriminator_step(
+                real, labels, d_opt, shared_fake if i == n_critic - 1 else None
+            )
+            for i in range(n_critic)
         ]
-        g_loss = self._generator_step(real.shape[0], labels, g_opt)
+        g_loss = self._generator_step(n, labels, g_opt, shared_fake)
         if self.generator_ema is not None:
             decay = ema.decay_at(self.iteration, self.hparams.ema_decay, self.hparams.ema_start)
             ema.update_ema(self.generator_ema, self.generator, decay)
@@ -168,12 +178,18 @@ class GAN(L.LightningModule):
         self.log_dict(d_mean | norms, on_step=True, on_epoch=False)
 
     def _discriminator_step(
-        self, real: torch.Tensor, labels: torch.Tensor | None, opt: Any
+        self,
+        real: torch.Tensor,
+        labels: torch.Tensor | None,
+        opt: Any,
+        fake: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         hp = self.hparams
         with self.toggled_optimizer(opt):
-            with torch.no_grad():
-                fake = self.generator(self._noise(real.shape[0]), labels)
+            if fake is None:
+                with torch.no_grad():
+                    fake = self.generator(self._noise(real.shape[0]), labels)
+            fake = fake.detach()
             real_in, fake_in = self.augment(real), self.augment(fake)
             if hp.r1_gamma > 0:
                 real_in = real_in.detach().requires_grad_(True)
@@ -192,9 +208,12 @@ class GAN(L.LightningModule):
             self._step(opt, total)
         return {k: v.detach() for k, v in logs.items()} | self.loss_fn.scores(real_out, fake_out)
 
-    def _generator_step(self, n: int, labels: torch.Tensor | None, opt: Any) -> torch.Tensor:
+    def _generator_step(
+        self, n: int, labels: torch.Tensor | None, opt: Any, fake: torch.Tensor | None = None
+    ) -> torch.Tensor:
         with self.toggled_optimizer(opt):
-            fake = self.generator(self._noise(n), labels)
+            if fake is None:
+                fake = self.generator(self._noise(n), labels)
             loss = self.loss_fn.generator(self.discriminator(self.augment(fake), labels).float())
             self._step(opt, loss)
         return loss.detach()
