@@ -27,7 +27,7 @@ from cnngan.models import ema, optim
 from cnngan.models.diffaugment import DiffAugment
 from cnngan.models.gan_checks import check_gan_config, check_real_range
 from cnngan.models.gan_losses import get_loss
-from cnngan.models.gan_regularizers import gradient_penalty, r1_penalty
+from cnngan.models.gan_regularizers import regularized_d_loss
 from cnngan.models.gan_sampling import decode_in_chunks, sample_labels
 from cnngan.models.step_budget import StepBudget
 from cnngan.utils.checkpoint import to_plain_hparams
@@ -45,9 +45,8 @@ class GAN(L.LightningModule):
     conditional: feed class labels to both nets (the nets must be built conditional).
     loss: minimax | non_saturating | hinge | wasserstein | lsgan (see gan_losses).
     n_critic: discriminator steps per iteration (all on the same real batch, fresh noise each).
-    reuse_fake: the generator step reuses the fakes of the iteration's last discriminator step
-        (generated once, with their graph) instead of generating new ones: one generator forward
-        less per iteration, the scheme of the PyTorch DCGAN example. Off: fresh noise for G.
+    reuse_fake: the G step reuses the last D step's fakes (made once, with their graph): one G
+        forward less per iteration (the PyTorch DCGAN example's scheme). Off: fresh noise for G.
     g_scheduler, d_scheduler: optional partials taking the optimizer; stepped every iteration
         (`scheduler_interval="step"`) or every epoch ("epoch").
     r1_gamma: weight gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 = off.
@@ -159,12 +158,8 @@ class GAN(L.LightningModule):
         n, n_critic = real.shape[0], self.hparams.n_critic
         # with reuse_fake: generated before any toggling, so its graph reaches G's parameters
         shared_fake = self.generator(self._noise(n), labels) if self.hparams.reuse_fake else None
-        d_logs = [
-            self._discriminator_step(
-                real, labels, d_opt, shared_fake if i == n_critic - 1 else None
-            )
-            for i in range(n_critic)
-        ]
+        fakes = [None] * (n_critic - 1) + [shared_fake]  # the last D step sees the shared fakes
+        d_logs = [self._discriminator_step(real, labels, d_opt, fake) for fake in fakes]
         g_loss = self._generator_step(n, labels, g_opt, shared_fake)
         if self.generator_ema is not None:
             decay = ema.decay_at(self.iteration, self.hparams.ema_decay, self.hparams.ema_start)
@@ -195,16 +190,15 @@ class GAN(L.LightningModule):
                 real_in = real_in.detach().requires_grad_(True)
             real_out = self.discriminator(real_in, labels).float()
             fake_out = self.discriminator(fake_in, labels).float()
-            loss = self.loss_fn.discriminator(real_out, fake_out)
-            logs, total = {"d_loss": loss.detach()}, loss
-            if hp.r1_gamma > 0:
-                logs["r1"] = r1_penalty(real_out, real_in)
-                total = total + 0.5 * hp.r1_gamma * logs["r1"]
-            if hp.gp_weight > 0:
-                logs["gp"] = gradient_penalty(
-                    lambda x: self.discriminator(x, labels), real_in, fake_in
-                )
-                total = total + hp.gp_weight * logs["gp"]
+            total, logs = regularized_d_loss(
+                self.loss_fn.discriminator(real_out, fake_out),
+                lambda x: self.discriminator(x, labels),
+                real_in,
+                real_out,
+                fake_in,
+                hp.r1_gamma,
+                hp.gp_weight,
+            )
             self._step(opt, total)
         return {k: v.detach() for k, v in logs.items()} | self.loss_fn.scores(real_out, fake_out)
 
@@ -231,11 +225,8 @@ class GAN(L.LightningModule):
         norm = optim.gradient_norm(optimizer)
         if norm is not None:
             self._grad_norms[name] = norm
-        clip, algorithm = self.hparams.gradient_clip_val, self.hparams.gradient_clip_algorithm
-        if clip and str(self.trainer.precision).startswith("16"):  # fp16 scaler: Lightning's way
-            self.clip_gradients(optimizer, clip, gradient_clip_algorithm=algorithm)
-        elif clip:
-            optim.clip_gradients(optimizer, clip, algorithm)
+        hp = self.hparams
+        optim.clip_in_step(self, optimizer, hp.gradient_clip_val, hp.gradient_clip_algorithm)
 
     def on_train_epoch_end(self) -> None:
         if self.hparams.scheduler_interval == "epoch":

@@ -45,3 +45,24 @@ def gradient_penalty(
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     grads = input_gradients(critic(mixed), mixed)
     return (grads.float().flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+
+
+def regularized_d_loss(
+    loss: Tensor,
+    critic: Callable[[Tensor], Tensor],
+    real_in: Tensor,
+    real_out: Tensor,
+    fake_in: Tensor,
+    r1_gamma: float,
+    gp_weight: float,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """D's loss plus the penalties that are on (weight > 0): (total, {"d_loss", "r1", "gp"} as
+    logged). R1 needs `real_in` to require grad and to be what produced `real_out`."""
+    logs, total = {"d_loss": loss.detach()}, loss
+    if r1_gamma > 0:
+        logs["r1"] = r1_penalty(real_out, real_in)
+        total = total + 0.5 * r1_gamma * logs["r1"]
+    if gp_weight > 0:
+        logs["gp"] = gradient_penalty(critic, real_in, fake_in)
+        total = total + gp_weight * logs["gp"]
+    return total, logs

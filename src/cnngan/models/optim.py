@@ -93,3 +93,16 @@ def clip_gradients(optimizer: torch.optim.Optimizer, value: float, algorithm: st
         torch.nn.utils.clip_grad_value_(params, value)
     else:
         raise ValueError(f"gradient_clip_algorithm={algorithm!r}: use norm or value")
+
+
+def clip_in_step(
+    module: L.LightningModule, optimizer: torch.optim.Optimizer, value: float | None, algorithm: str
+) -> None:
+    """Clip a manual-optimization step's gradients (value None/0 = off): Lightning's way when an
+    fp16 loss scaler is involved (it unscales first), else `clip_gradients` above."""
+    if not value:
+        return
+    if str(module.trainer.precision).startswith("16"):
+        module.clip_gradients(optimizer, value, gradient_clip_algorithm=algorithm)
+    else:
+        clip_gradients(optimizer, value, algorithm)
