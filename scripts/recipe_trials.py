@@ -92,7 +92,7 @@ def summarize(name: str, spec: dict[str, Any], run_dirs: list[Path]) -> dict[str
         "note": spec.get("note", ""),
         "seeds": len(per_seed),
     }
-    for key, *_ in CLASSIFIER_COLUMNS + GAN_COLUMNS:
+    for key in dict.fromkeys(c[0] for c in CLASSIFIER_COLUMNS + GAN_COLUMNS):  # each key once
         values = [m.get(key) for m in per_seed if m.get(key) is not None]
         row[key] = values
         row[key + "/mean"] = float(np.mean(values)) if values else None

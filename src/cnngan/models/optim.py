@@ -71,11 +71,14 @@ def step_schedulers(schedulers: Any) -> None:
         scheduler.step()
 
 
+def params_with_grads(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The parameters of an optimizer that hold a gradient (what its next step would change)."""
+    return [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+
+
 def gradient_norm(optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
     """The total 2-norm of the gradients an optimizer is about to apply (None without any)."""
-    grads: Iterable[torch.Tensor] = [
-        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
-    ]
+    grads: Iterable[torch.Tensor] = [p.grad for p in params_with_grads(optimizer)]
     return torch.nn.utils.get_total_norm(grads).detach() if grads else None
 
 
@@ -86,7 +89,7 @@ def clip_gradients(optimizer: torch.optim.Optimizer, value: float, algorithm: st
     bf16): Lightning's mixed-precision plugin refuses to clip for fused optimizers (they unscale
     fp16 gradients themselves), which would make `gradient_clip_val` fail under bf16-mixed.
     """
-    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    params = params_with_grads(optimizer)
     if algorithm == "norm":
         torch.nn.utils.clip_grad_norm_(params, value)
     elif algorithm == "value":
