@@ -41,6 +41,11 @@ def gan_key(ckpt_path: str | None) -> str | None:
     return f"{run.parent.name}/{run.name}"
 
 
+def from_gan(synthetic: dict[str, Any]) -> bool:
+    """Whether an arm's extra images are a GAN's (not the pseudo-labelled real images)."""
+    return synthetic.get("source", "gan") == "gan"
+
+
 def read_cell(run_dir: Path) -> Cell | None:
     """The record of a finished run (None without metrics.json or config)."""
     metrics = read_json(run_dir / "metrics.json")
@@ -58,7 +63,7 @@ def read_cell(run_dir: Path) -> Cell | None:
         ratio=ratio,
         test_acc=float(metrics["test/acc"]),
         val_acc_best=metrics.get("val/acc_best"),
-        gan=gan_key(synthetic["ckpt_path"]) if ratio > 0 else None,
+        gan=gan_key(synthetic["ckpt_path"]) if ratio > 0 and from_gan(synthetic) else None,
         kept_fraction=info.get("kept_fraction")
         if info.get("filter") not in (None, "none")
         else None,

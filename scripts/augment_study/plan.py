@@ -14,8 +14,10 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 BASELINE = "real"
 ALL = "all"
 # levers that read the k-classifier, and the one that needs the GAN trained on all images
-NEEDS_K_CLASSIFIER = ("filter_k", "gan_all")
+NEEDS_K_CLASSIFIER = ("filter_k", "gan_all", "pseudo_label")
 GAN_ALL = "gan_all"
+# levers that use the unlabelled training images: none are left at k = all (no cell there)
+USE_UNLABELLED = (GAN_ALL, "pseudo_label")
 # the synthetic arms in the order of the tables and of the full study
 LEVERS = [
     "ratio_025",
@@ -26,6 +28,7 @@ LEVERS = [
     "filter_evaluator",
     "pretrain",
     "gan_all",
+    "pseudo_label",
 ]
 
 
@@ -99,28 +102,32 @@ class Plan:
         return [lever for lever in self.levers if lever != BASELINE]
 
     def cells(self) -> list[tuple[str, str, int]]:
-        """Every (k, lever, seed) classifier run; gan_all is not run at k = all, where it would
-        be the k GAN (every training image is labelled there)."""
+        """Every (k, lever, seed) classifier run; the levers of unlabelled images are not run at
+        k = all (gan_all would be the k GAN, pseudo_label would have no images)."""
         return [
             (k, lever, seed)
             for k in self.k
             for lever in self.levers
             for seed in self.seeds
-            if not (lever == GAN_ALL and k == ALL)
+            if not (lever in USE_UNLABELLED and k == ALL)
         ]
 
     def gan_ks(self) -> list[str]:
         """k values whose GAN on the k images per class is needed."""
-        wanted = any(lever != GAN_ALL for lever in self.synthetic_levers)
+        wanted = any(lever not in USE_UNLABELLED for lever in self.synthetic_levers)
         return list(self.k) if wanted else []
 
     def gan_all_ks(self) -> list[str]:
         return [k for k in self.k if k != ALL] if GAN_ALL in self.levers else []
 
     def k_classifier_ks(self) -> list[str]:
-        if not any(lever in NEEDS_K_CLASSIFIER for lever in self.levers):
-            return []
-        return self.gan_all_ks() if "filter_k" not in self.levers else list(self.k)
+        """k values whose k-classifier is needed: every k for filter_k, else the k < all of the
+        levers that label the unlabelled images with it."""
+        if "filter_k" in self.levers:
+            return list(self.k)
+        if any(lever in USE_UNLABELLED for lever in self.levers):
+            return [k for k in self.k if k != ALL]
+        return []
 
 
 REDUCED = Plan()

@@ -113,6 +113,35 @@ def test_pseudo_labels_keep_the_labelled_images_and_predict_the_rest(tmp_path: P
     assert dm.info["pseudo_label_acc"] == pytest.approx(accuracy)
 
 
+def test_pseudo_label_pool_is_the_unlabelled_images_with_predicted_labels(tmp_path: Path) -> None:
+    """The control of gan_all: the pool is the real unlabelled images, k-classifier labels."""
+    clf = str(tiny_classifier_checkpoint(tmp_path / "clf.ckpt"))
+    pool = {"ckpt_path": clf, "source": "pseudo_labels", "ratio": 1.0}
+    dm = datamodule(k_per_class=2, epoch_size=100, synthetic=pool)
+    dm.setup("fit")
+    truth = datamodule(k_per_class="all")
+    truth.setup("fit")
+    images, true_labels = truth.train_set.images, truth.train_set.labels
+    labelled = select_per_class(true_labels, 2, 10, seed=0)
+    unlabelled = torch.ones(len(images), dtype=torch.bool)
+    unlabelled[labelled] = False
+    assert (dm.n_real, dm.n_synthetic) == (20, len(images) - 20)
+    assert torch.equal(dm.train_set.images[:20], images[labelled])
+    assert torch.equal(dm.train_set.images[20:], images[unlabelled])  # no labelled image twice
+    assert torch.equal(dm.train_set.labels[:20], true_labels[labelled])
+    model, transform = load_classifier(clf, "test")
+    predicted = classifier_probabilities(model, transform, images[unlabelled]).argmax(1)
+    assert torch.equal(dm.train_set.labels[20:], predicted)
+    accuracy = (predicted == true_labels[unlabelled]).float().mean().item()
+    assert dm.info["pool_label_acc"] == pytest.approx(accuracy)
+    drawn = torch.tensor(list(iter(dm.train_dataloader().sampler)))
+    assert int((drawn >= 20).sum()) == 100  # ratio 1: as many pool draws as real draws
+    with pytest.raises(ValueError, match="data.synthetic.source='gans'; choose one of"):
+        datamodule(synthetic=pool | {"source": "gans"})
+    with pytest.raises(UserError, match="needs unlabelled images.*k_per_class=all"):
+        datamodule(k_per_class="all", synthetic=pool).setup("fit")
+
+
 def test_a_copy_with_other_arrays_serves_them_whole(gan_ckpt: Path) -> None:
     """CAS trains on generated images through `with_arrays`: no k, no pool, no pseudo-labels."""
     dm = datamodule(k_per_class=2, synthetic={"ckpt_path": str(gan_ckpt), "ratio": 1.0})
@@ -148,6 +177,7 @@ def test_synthetic_needs_a_conditional_checkpoint(tmp_path: Path) -> None:
         ("data.synthetic.filter.by=magic", "filter.by='magic'; choose one of"),
         ("data.synthetic.filter.threshold=1.5", "threshold=1.5 must be a probability"),
         ("data.k_per_class=ten", "k_per_class='ten' must be a number >= 1 or 'all'"),
+        ("data.synthetic.source=gans", "data.synthetic.source='gans'; choose one of"),
     ],
 )
 def test_a_bad_lever_value_is_one_line_naming_it(make_cfg, override: str, message: str) -> None:
@@ -175,3 +205,33 @@ def test_augment_classifier_experiment_trains_with_synthetic_images(
     assert metrics["test/acc"] > 0 and np.isfinite(metrics["test/loss"])
     assert (out / "checkpoints" / "best.ckpt").is_file()  # the best val/acc epoch was tested
     assert not (out / "checkpoints" / "last.ckpt").exists()
+
+
+def test_pseudo_label_lever_trains_on_the_pseudo_labelled_unlabelled_images(
+    make_cfg, tmp_path: Path
+) -> None:
+    """augment_lever=pseudo_label as the study's grid composes it: the pool is read through
+    augment_study.k_classifier_ckpt, no GAN is needed."""
+    from cnngan.train import train
+
+    clf = tiny_classifier_checkpoint(tmp_path / "k_classifier.ckpt")
+    cfg = make_cfg(
+        "train",
+        [
+            "experiment=augment_classifier",
+            "data=digits",
+            "data.val_size=200",
+            "data.k_per_class=5",
+            "augment_lever=pseudo_label",
+            f"augment_study.k_classifier_ckpt={clf}",
+            "augment_study.gan_ckpt=/nowhere/no-gan.ckpt",
+            "data.min_epoch_size=256",
+            "trainer.max_epochs=2",
+        ],
+    )
+    metrics = train(cfg)
+    info = json.loads((Path(cfg.paths.output_dir) / "augment_data.json").read_text())
+    # 1,238 training images of the digits: 50 labelled, the other 1,188 pseudo-labelled
+    assert (info["n_real"], info["n_synthetic"], info["ratio"]) == (50, 1188, 1.0)
+    assert info["synthetic"]["source"] == "pseudo_labels" and 0 <= info["pool_label_acc"] <= 1
+    assert metrics["test/acc"] > 0

@@ -18,7 +18,7 @@ if str(REPO_ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 from augment_study import cli  # noqa: E402
-from augment_study.plan import Plan  # noqa: E402
+from augment_study.plan import FULL, Plan  # noqa: E402
 from augment_study.runner import StageFailed, run_stage  # noqa: E402
 from augment_study.stages import Stage, all_stages, cell_dir, cover_blocks  # noqa: E402
 
@@ -33,6 +33,13 @@ def test_plan_cells_leave_out_gan_all_at_k_all_and_need_the_right_stage_1() -> N
     assert Plan(levers=["ratio_05"]).k_classifier_ks() == []
     with pytest.raises(ValueError, match=r"unknown lever\(s\) \['ratio_3'\]"):
         Plan(levers=["ratio_3"])
+
+
+def test_pseudo_label_control_needs_the_k_classifier_and_no_gan() -> None:
+    plan = Plan(k=["10", "all"], seeds=[1], levers=["pseudo_label"])
+    assert plan.cells() == [("10", "real", 1), ("10", "pseudo_label", 1), ("all", "real", 1)]
+    assert plan.gan_ks() == [] and plan.gan_all_ks() == [] and plan.k_classifier_ks() == ["10"]
+    assert "pseudo_label" in FULL.levers
 
 
 def test_cover_blocks_hold_exactly_the_missing_cells() -> None:
@@ -100,6 +107,7 @@ def test_summary_pairs_by_seed_with_exact_t_intervals(make_cfg, tmp_path: Path) 
     (kept / "augment_data.json").write_text(
         json.dumps({"synthetic": {"filter": "k_classifier", "kept_fraction": 0.25}})
     )
+    write_cell(make_cfg, out, "10", "pseudo_label", 1, 0.75)
     write_metrics({"fid": 55.5, "cas_acc": 0.6}, out / "gan_scores" / "gans" / "k10")
     history = [{"iteration": i, "fid": f} for i, f in [(250, 80.0), (500, 60.0), (750, 70.0)]]
     (out / "gans" / "k10").mkdir(parents=True)
@@ -108,7 +116,14 @@ def test_summary_pairs_by_seed_with_exact_t_intervals(make_cfg, tmp_path: Path) 
     assert cli.main(["--summary-only", "--out", str(out)]) == 0
     result = json.loads((out / "results.json").read_text())
     rows = {(r["k"], r["lever"]): r for r in result["rows"]}
-    assert list(rows) == [("10", "ratio_1"), ("10", "filter_k"), ("all", "ratio_1")]
+    assert list(rows) == [
+        ("10", "ratio_1"),
+        ("10", "filter_k"),
+        ("10", "pseudo_label"),
+        ("all", "ratio_1"),
+    ]
+    r = rows[("10", "pseudo_label")]  # real images with k-classifier labels: no GAN to report
+    assert r["gan"] is None and r["test_fid"] is None and r["diff_mean"] == pytest.approx(5.0)
     r = rows[("10", "ratio_1")]
     # differences 1.0, 2.5, 2.0 points: mean 11/6, sd sqrt(7/12), t(0.975, 2) = 4.302653
     assert r["seeds"] == [1, 2, 3] and r["n"] == 3
@@ -136,7 +151,7 @@ def test_summary_pairs_by_seed_with_exact_t_intervals(make_cfg, tmp_path: Path) 
         in table
     )
     assert "| 10 | filter_k | 70.00 | 69.00 | -1.00 [-, -] | n < 2 | 25% |" in table
-    assert len((out / "results.csv").read_text().splitlines()) == 1 + 14  # one row per run
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + 15  # one row per run
     assert (out / "results.png").stat().st_size > 1000
 
 

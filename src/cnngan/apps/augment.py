@@ -10,7 +10,8 @@
 - `synthetic`: a pool of `pool_per_class` images per class drawn once from a conditional GAN
   checkpoint (balanced labels, seeded), optionally filtered by a classifier's confidence
   (`augment_filter.py`), stored as uint8 like the real images so the same on-device normalization
-  and augmentation apply to both.
+  and augmentation apply to both. `source: pseudo_labels` is the control of the GAN on all images:
+  the pool is the unlabelled training images themselves, labelled by the classifier `ckpt_path`.
 - the training order (`augment_sampler.py`): `real_per_epoch` real draws per epoch (`epoch_size`,
   or one pass over the real images and at least `min_epoch_size`), plus ratio x that many
   synthetic draws, mixed into every batch ("mix") or all first ("pretrain").
@@ -30,7 +31,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from cnngan.apps.augment_classify import pseudo_labels
+from cnngan.apps.augment_classify import pseudo_labelled_pool, pseudo_labels
 from cnngan.apps.augment_filter import FilterConfig, filter_pool
 from cnngan.apps.augment_pool import sample_conditional_gan
 from cnngan.apps.augment_sampler import MODES, MixingSampler, pretrain_epochs
@@ -41,6 +42,9 @@ from cnngan.utils.json_safe import write_json
 from cnngan.utils.rank import log
 
 ALL = "all"
+# where the synthetic pool comes from: a conditional GAN's samples, or the unlabelled real images
+# with a classifier's labels (the data the gan_all generator learns from, used directly)
+SOURCES = ("gan", "pseudo_labels")
 INFO_FILE = "augment_data.json"
 
 
@@ -49,6 +53,7 @@ class SyntheticConfig:
     """Where synthetic images come from, which are kept, and how many of them are drawn."""
 
     ckpt_path: str | None = None
+    source: str = "gan"
     ratio: float = 0.0
     mode: str = "mix"
     pool_per_class: int = 1000
@@ -71,6 +76,10 @@ class SyntheticConfig:
             raise ValueError(
                 f"data.synthetic.ratio={self.ratio} needs data.synthetic.ckpt_path=<conditional "
                 "GAN checkpoint>"
+            )
+        if self.source not in SOURCES:
+            raise ValueError(
+                f"data.synthetic.source={self.source!r}; choose one of {list(SOURCES)}"
             )
         if self.mode not in MODES:
             raise ValueError(f"data.synthetic.mode={self.mode!r}; choose one of {list(MODES)}")
@@ -112,7 +121,7 @@ class FewShotDataModule(ImageDataModule):
     Args:
         k_per_class: images per class kept from the training split (int, or null/"all").
         subset_seed: seed of the k-per-class choice (the same for every run of one k).
-        synthetic: `SyntheticConfig` fields: ckpt_path, ratio, mode, pool_per_class, seed,
+        synthetic: `SyntheticConfig` fields: ckpt_path, source, ratio, mode, pool_per_class, seed,
             use_ema, filter (`FilterConfig` fields: by, threshold, k_classifier_ckpt, evaluator).
         epoch_size: real draws per epoch; null = one pass over the real images.
         min_epoch_size: with epoch_size null, at least this many real draws per epoch.
@@ -159,9 +168,11 @@ class FewShotDataModule(ImageDataModule):
         if self.train_set is not None:
             return
         super().setup(stage)
-        images, labels = self._real_images(self.train_set.images, self.train_set.labels)
+        split_images, split_labels = self.train_set.images, self.train_set.labels
+        labelled = self._labelled(split_labels)
+        images, labels = self._real_images(split_images, split_labels, labelled)
         self.n_real = len(labels)
-        fake_x, fake_y = self._synthetic_pool()
+        fake_x, fake_y = self._synthetic_pool(split_images, split_labels, labelled)
         self.n_synthetic = len(fake_y)
         self.train_set = InMemoryImages(torch.cat([images, fake_x]), torch.cat([labels, fake_y]))
         self.info |= {"k_per_class": self.k_per_class or ALL, "n_real": self.n_real}
@@ -174,16 +185,16 @@ class FewShotDataModule(ImageDataModule):
             self.synthetic.ratio,
         )
 
+    def _labelled(self, labels: torch.Tensor) -> torch.Tensor:
+        """Indices of the labelled training images: the k per class, or all of them."""
+        if self.k_per_class is None:
+            return torch.arange(len(labels))
+        return select_per_class(labels, self.k_per_class, self.num_classes, self.subset_seed)
+
     def _real_images(
-        self, images: torch.Tensor, labels: torch.Tensor
+        self, images: torch.Tensor, labels: torch.Tensor, labelled: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The k per class with their labels, or all images with pseudo-labels."""
-        if self.k_per_class is None:
-            labelled = torch.arange(len(labels))
-        else:
-            labelled = select_per_class(
-                labels, self.k_per_class, self.num_classes, self.subset_seed
-            )
         if not self.pseudo_label_ckpt:
             return images[labelled], labels[labelled]
         labels, accuracy = pseudo_labels(
@@ -193,21 +204,29 @@ class FewShotDataModule(ImageDataModule):
         log.info("pseudo-labels of the unlabelled images: %.2f%% correct", 100 * accuracy)
         return images, labels
 
-    def _synthetic_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The GAN's images (after the filter), or an empty pool when synthetic data is off."""
+    def _synthetic_pool(
+        self, split_images: torch.Tensor, split_labels: torch.Tensor, labelled: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pool's images (after the filter), or an empty pool when synthetic data is off."""
         cfg = self.synthetic
         if not cfg.active:
             return torch.zeros(0, *self.image_shape, dtype=torch.uint8), torch.zeros(
                 0, dtype=torch.long
             )
-        images, labels = sample_conditional_gan(
-            cfg.ckpt_path,
-            cfg.pool_per_class,
-            self.num_classes,
-            self.image_shape,
-            cfg.seed,
-            cfg.use_ema,
-        )
+        if cfg.source == "pseudo_labels":
+            images, labels, accuracy = pseudo_labelled_pool(
+                cfg.ckpt_path, split_images, split_labels, labelled, self.num_classes
+            )
+            self.info |= {"pool_label_acc": accuracy}
+        else:
+            images, labels = sample_conditional_gan(
+                cfg.ckpt_path,
+                cfg.pool_per_class,
+                self.num_classes,
+                self.image_shape,
+                cfg.seed,
+                cfg.use_ema,
+            )
         images, labels, stats = filter_pool(cfg.filter, images, labels, self.num_classes)
         if len(labels) == 0:
             raise UserError(
@@ -216,7 +235,14 @@ class FewShotDataModule(ImageDataModule):
                 "data.synthetic.filter.threshold or use a better generator"
             )
         log.info("synthetic pool: kept %d of %d (%s)", stats["kept"], stats["drawn"], cfg.filter.by)
-        self.info |= {"synthetic": {"ckpt_path": cfg.ckpt_path, "mode": cfg.mode, **stats}}
+        self.info |= {
+            "synthetic": {
+                "ckpt_path": cfg.ckpt_path,
+                "source": cfg.source,
+                "mode": cfg.mode,
+                **stats,
+            }
+        }
         return images, labels
 
     @property

@@ -11,7 +11,7 @@ from cnngan.data.transforms import BatchTransform
 from cnngan.metrics.evaluator import load_evaluator
 from cnngan.models.classifier import ImageClassifier
 from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
-from cnngan.utils.errors import MissingInputError
+from cnngan.utils.errors import MissingInputError, UserError
 
 
 def load_classifier(
@@ -78,6 +78,22 @@ def check_classes(probabilities: torch.Tensor, num_classes: int, source: str) ->
     return probabilities
 
 
+def predicted_labels(
+    ckpt_path: str, images: torch.Tensor, num_classes: int, needed_by: str
+) -> torch.Tensor:
+    """The classifier checkpoint's most probable class for every uint8 image."""
+    model, transform = load_classifier(ckpt_path, needed_by)
+    probabilities = classifier_probabilities(model, transform, images)
+    return check_classes(probabilities, num_classes, ckpt_path).argmax(1)
+
+
+def unlabelled_mask(n: int, labelled: torch.Tensor) -> torch.Tensor:
+    """True at every index of range(n) that is not in `labelled`."""
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[labelled] = False
+    return mask
+
+
 def pseudo_labels(
     ckpt_path: str,
     images: torch.Tensor,
@@ -88,12 +104,31 @@ def pseudo_labels(
     """Labels for all `images`: the classifier's predictions, except at the indices `labelled`,
     which keep their own `labels`; and the predictions' accuracy on the other images (their true
     labels are only read for this report)."""
-    model, transform = load_classifier(ckpt_path, "data.pseudo_label_ckpt")
-    probabilities = classifier_probabilities(model, transform, images)
-    predicted = check_classes(probabilities, num_classes, ckpt_path).argmax(1)
-    unlabelled = torch.ones(len(labels), dtype=torch.bool)
-    unlabelled[labelled] = False
+    predicted = predicted_labels(ckpt_path, images, num_classes, "data.pseudo_label_ckpt")
+    unlabelled = unlabelled_mask(len(labels), labelled)
     accuracy = (predicted[unlabelled] == labels[unlabelled]).float().mean().item()
     out = predicted.clone()
     out[labelled] = labels[labelled]
     return out, accuracy
+
+
+def pseudo_labelled_pool(
+    ckpt_path: str,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    labelled: torch.Tensor,
+    num_classes: int,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The unlabelled images (every index but `labelled`) with the classifier's predictions as
+    labels: the training data of the study's gan_all generator, used directly. Also the
+    predictions' accuracy (true labels are only read for this report)."""
+    unlabelled = unlabelled_mask(len(labels), labelled)
+    if not unlabelled.any():
+        raise UserError(
+            "data.synthetic.source=pseudo_labels needs unlabelled images, but every training "
+            "image is labelled (data.k_per_class=all): use it with a number k, or another lever"
+        )
+    pool = images[unlabelled]
+    predicted = predicted_labels(ckpt_path, pool, num_classes, "data.synthetic.ckpt_path")
+    accuracy = (predicted == labels[unlabelled]).float().mean().item()
+    return pool, predicted, accuracy
