@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import pytest
 import torch
@@ -23,8 +24,24 @@ def test_build_scheduler_fills_in_the_budget_only_when_left_open() -> None:
     assert build_scheduler(fixed, _sgd(), 17).T_max == 5
     one_cycle = functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1)
     assert build_scheduler(one_cycle, _sgd(), 40).total_steps == 40
-    with pytest.raises(ValueError, match="divides by zero"):
-        build_scheduler(functools.partial(one_cycle, pct_start=0.25), _sgd(), 4)
+
+
+def test_one_cycle_with_a_one_step_warmup_runs_its_whole_schedule() -> None:
+    """0.25 x 4 steps: torch's OneCycleLR alone divides by zero at the first step."""
+    one_cycle = functools.partial(
+        torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1, pct_start=0.25, div_factor=10.0
+    )
+    optimizer = _sgd()
+    scheduler = build_scheduler(one_cycle, optimizer, 4)
+    rates = [optimizer.param_groups[0]["lr"]]
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates[0] == pytest.approx(0.01)
+    # the warm-up ends at step 0 + 1e-6: from there the cosine decay over the 3 steps left
+    assert rates[1] == pytest.approx(0.1 * (1 + math.cos(math.pi / 3)) / 2, rel=1e-4)
+    assert rates[1] > rates[2] > rates[3]
 
 
 def test_step_schedulers_takes_none_one_or_a_list() -> None:

@@ -25,7 +25,7 @@ QUIET = [
 ]
 TINY = ["data=digits", "trainer.max_epochs=1", *QUIET]
 FEW_BATCHES = [
-    "+trainer.limit_train_batches=10",  # OneCycleLR needs total_steps * pct_start > 1
+    "+trainer.limit_train_batches=10",  # a few steps of every phase of the OneCycleLR schedule
     "+trainer.limit_val_batches=1",
     "+trainer.limit_test_batches=1",
 ]

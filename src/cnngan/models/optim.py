@@ -28,15 +28,20 @@ def build_scheduler(
     extra = {}
     if "total_steps" in params and given.get("total_steps") is None:
         extra["total_steps"] = total_steps
-        pct_start = given.get("pct_start", 0.3)
-        if abs(total_steps * pct_start - 1.0) < 1e-9:  # OneCycleLR divides by (this - 1)
-            raise ValueError(
-                f"OneCycleLR with pct_start={pct_start} and {total_steps} optimizer steps divides by "
-                "zero: change the number of steps or model.scheduler.pct_start, or set model.scheduler=null."
-            )
+        extra |= one_step_warmup(given.get("pct_start", 0.3), total_steps)
     if "T_max" in params and given.get("T_max") is None:
         extra["T_max"] = total_steps
     return factory(optimizer, **extra)
+
+
+def one_step_warmup(pct_start: float, total_steps: int) -> dict[str, float]:
+    """OneCycleLR ends its warm-up at step pct_start * total_steps - 1 and divides by that: a
+    warm-up of exactly one step (e.g. 0.2 x 5 steps, a CAS classifier on 100 real images) would
+    divide by zero. Ending it a millionth of a step later keeps the schedule (step 0 at the
+    initial rate, then the decay from the peak) without the division by zero."""
+    if abs(total_steps * pct_start - 1.0) < 1e-9:
+        return {"pct_start": (1.0 + 1e-6) / total_steps}
+    return {}
 
 
 def check_interval(interval: str) -> None:
