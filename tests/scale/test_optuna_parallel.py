@@ -52,10 +52,14 @@ def test_parallel_multi_objective_trials_run_in_batches(tmp_path: Path) -> None:
     jobs = [json.loads((sweep / str(n) / "job.json").read_text()) for n in range(4)]
     start = [j["started"] for j in jobs]
     end = [j["ended"] for j in jobs]
-    # batch 1 = trials 0 and 1 side by side; trial 0's slot stays empty until trial 1 ends
-    assert start[1] < end[0] and end[0] < end[1]
-    assert min(start[2], start[3]) >= end[1]
-    print(f"\nslot idle after trial 0 ended: {min(start[2], start[3]) - end[0]:.1f} s")
+    # batch 1 = trials 0 and 1 side by side; batch 2 starts only when both have ended, so the
+    # slot freed first stays empty (which of the two ends first is a race: process start-up
+    # varies by a second, trial 1's extra epochs of a few batches take less)
+    assert max(start[0], start[1]) < min(end[0], end[1])
+    assert min(start[2], start[3]) >= max(end[0], end[1])
+    print(
+        f"\nslot idle after the first trial ended: {min(start[2], start[3]) - min(end[:2]):.1f} s"
+    )
 
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["metric"] == ["val/acc_best", "time/wall_s"]
