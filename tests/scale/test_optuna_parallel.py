@@ -54,7 +54,7 @@ def test_parallel_multi_objective_trials_run_in_batches(tmp_path: Path) -> None:
     end = [j["ended"] for j in jobs]
     # batch 1 = trials 0 and 1 side by side; batch 2 starts only when both have ended, so the
     # slot freed first stays empty (which of the two ends first is a race: process start-up
-    # varies by a second, trial 1's extra epochs of a few batches take less)
+    # varies by about a second, more than trial 1's three extra epochs of a few batches take)
     assert max(start[0], start[1]) < min(end[0], end[1])
     assert min(start[2], start[3]) >= max(end[0], end[1])
     print(
