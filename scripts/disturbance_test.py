@@ -144,8 +144,8 @@ def plot(result: dict, key: str, out: Path, title: str, example: torch.Tensor, s
 
 
 def main() -> None:
+    from cnngan.core.json_safe import write_json
     from cnngan.metrics.evaluator import load_evaluator
-    from cnngan.utils.json_safe import write_json
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

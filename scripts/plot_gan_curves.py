@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from cnngan.callbacks.gan_metrics import HISTORY_FILE
-from cnngan.utils.json_safe import read_json
+from cnngan.core.json_safe import read_json
 
 
 def read_curve(run_dirs: list[Path], score: str) -> tuple[list[float], list[int], list[float]]:

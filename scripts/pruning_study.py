@@ -21,7 +21,7 @@ from typing import Any
 
 from run_logged import TRAIN_QUIET, run_logged
 
-from cnngan.utils.json_safe import write_json
+from cnngan.core.json_safe import write_json
 
 
 def search_command(args: argparse.Namespace, pruner: str, sweep_dir: Path) -> list[str]:

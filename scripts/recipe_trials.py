@@ -23,9 +23,9 @@ import numpy as np
 import yaml
 from run_logged import TRAIN_QUIET, run_logged
 
-from cnngan.utils.json_safe import read_json, write_json
-from cnngan.utils.precision import cpu_flags
-from cnngan.utils.speed import cpu_model
+from cnngan.core.json_safe import read_json, write_json
+from cnngan.core.speed import cpu_model
+from cnngan.run.precision import cpu_flags
 
 QUIET = [*TRAIN_QUIET, "logger=csv"]
 # (metrics.json key, table header, scale, format) of a classifier's and of a GAN's table

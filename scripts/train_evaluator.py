@@ -106,9 +106,9 @@ def export(
     import hydra
     from omegaconf import OmegaConf
 
+    from cnngan.checkpoints.files import checkpoint_config, load_checkpoint
     from cnngan.metrics.evaluator import PENULTIMATE, Evaluator, sha256_file
     from cnngan.nets.cnn import ConvNet
-    from cnngan.utils.checkpoint import checkpoint_config, load_checkpoint
 
     checkpoint = load_checkpoint(ckpt)
     config = checkpoint_config(checkpoint)

@@ -11,7 +11,7 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from cnngan.utils.compose import compose_config as _compose_config
+from cnngan.run.compose import compose_config as _compose_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 import pytest
 
-from cnngan.utils.precision import (
+from cnngan.run.precision import (
     BF16,
     FP32,
     choose_precision,

@@ -15,7 +15,7 @@ from bench import results as results_io
 from bench import table
 from bench.contenders import REPO, TASKS, compose
 from bench.rounds import images_per_second, ratio_summary, run_rounds, speed_summary
-from cnngan.utils.speed import pin_threads
+from cnngan.core.speed import pin_threads
 
 USAGE = """
     python scripts/benchmark.py                                   # both models, 3 comparisons

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from bench.batches import load_arrays
 from bench.contenders import SEED
 from bench.timing import Seconds, clock, elapsed, sync
-from cnngan.utils.device import resolve_device
+from cnngan.core.device import resolve_device
 
 
 class WindowTimer(L.Callback):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from cnngan.utils.compose import compose_config
+from cnngan.run.compose import compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 42

@@ -21,7 +21,7 @@ from torch import nn
 from bench.batches import make_batches
 from bench.contenders import SEED
 from bench.timing import Seconds, timed_loop
-from cnngan.utils.device import resolve_device
+from cnngan.core.device import resolve_device
 
 
 @dataclass

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.contenders import REPO
-from cnngan.utils.json_safe import read_json, write_json
-from cnngan.utils.precision import (
+from cnngan.core.json_safe import read_json, write_json
+from cnngan.core.speed import machine_info
+from cnngan.run.precision import (
     NATIVE_BF16_CPU_FLAGS,
     cpu_flags,
     cuda_native_bf16,
     decide_precision,
 )
-from cnngan.utils.speed import machine_info
 
 FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni")
 

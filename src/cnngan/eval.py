@@ -18,12 +18,13 @@ import hydra
 from omegaconf import DictConfig
 
 from cnngan import config_dir
+from cnngan.callbacks.confusion_matrix import ConfusionMatrixWriter
+from cnngan.checkpoints.model import model_from_checkpoint, stored_data_config
+from cnngan.core.errors import UserError
 from cnngan.evaluate_gan import evaluate_gan
-from cnngan.utils.checkpoint import model_from_checkpoint, stored_data_config
-from cnngan.utils.entry import print_summary, run_entry
-from cnngan.utils.errors import UserError
-from cnngan.utils.instantiate import instantiate_list
-from cnngan.utils.metrics_file import plain_metrics, write_metrics
+from cnngan.run.entry import print_summary, run_entry
+from cnngan.run.instantiate import instantiate_list
+from cnngan.run.metrics_file import plain_metrics, write_metrics
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -47,7 +48,11 @@ def classifier_test_metrics(
         stored_data_config(stored, cfg.paths.data_dir, cfg.get("data"))
     )
     loggers = instantiate_list(cfg.get("logger"))
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=[ConfusionMatrixWriter(cfg.paths.output_dir)],
+    )
     trainer.test(model, datamodule=datamodule)
     metrics = plain_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:

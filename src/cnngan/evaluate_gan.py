@@ -19,17 +19,17 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
+from cnngan.checkpoints.model import model_from_checkpoint, stored_data_config
+from cnngan.core.device import resolve_device
+from cnngan.core.errors import UserError
+from cnngan.core.rank import log
 from cnngan.metrics.cas import classification_accuracy_score
 from cnngan.metrics.evaluator import read_metadata
 from cnngan.metrics.feature_nets import build_feature_net, evaluator_name
 from cnngan.metrics.samples import gan_sampler, load_samples, match_channels, reference_images
 from cnngan.metrics.suite import SCORE_KEYS, GanMetrics, score_images
-from cnngan.utils.checkpoint import model_from_checkpoint, stored_data_config
-from cnngan.utils.device import resolve_device
-from cnngan.utils.errors import UserError
-from cnngan.utils.instantiate import instantiate_list
-from cnngan.utils.metrics_file import PROTOCOL_PREFIX, read_metrics, write_metrics
-from cnngan.utils.rank import log
+from cnngan.run.instantiate import instantiate_list
+from cnngan.run.metrics_file import PROTOCOL_PREFIX, read_metrics, write_metrics
 
 
 def evaluate_gan(
@@ -169,7 +169,7 @@ def print_table(result: dict[str, Any], measured: dict[str, Any]) -> None:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from cnngan.utils.entry import run_entry
+    from cnngan.run.entry import run_entry
 
     run_entry(cfg, evaluate_gan, command="cnngan-eval")
 

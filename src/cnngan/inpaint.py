@@ -5,7 +5,7 @@
     cnngan-inpaint ckpt_path=... input=my_images/ mask=left_half
 
 For every mask it completes n images with the GAN (latent optimization, see
-`cnngan.apps.inversion`) and with the baselines, computes PSNR and SSIM on the hole, writes
+`cnngan.apps.inpaint.inversion`) and with the baselines, computes PSNR and SSIM on the hole, writes
 `grid_<mask>.png` (rows: original, masked input, each baseline, G(z), GAN completion),
 `results.md` and `metrics.json` (`<mask>/<method>/psnr`, `.../ssim`, ...) to the run dir.
 """
@@ -22,19 +22,19 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
-from cnngan.apps.baselines import BASELINES
-from cnngan.apps.completion_report import method_scores, results_table
 from cnngan.apps.gan_checkpoint import load_gan
-from cnngan.apps.inversion import InversionConfig, inpaint
-from cnngan.apps.masks import MASKS, apply_mask, make_masks
-from cnngan.apps.quality import masked_psnr, masked_ssim
+from cnngan.apps.inpaint.baselines import BASELINES
+from cnngan.apps.inpaint.inversion import InversionConfig, inpaint
+from cnngan.apps.inpaint.masks import MASKS, apply_mask, make_masks
+from cnngan.apps.inpaint.quality import masked_psnr, masked_ssim
+from cnngan.apps.inpaint.report import method_scores, results_table
+from cnngan.checkpoints.model import stored_data_config
+from cnngan.core.device import resolve_device
+from cnngan.core.errors import UserError
+from cnngan.core.image_io import image_files, image_grid, load_images, save_grid, to_unit
+from cnngan.core.rank import log
 from cnngan.models import GAN
-from cnngan.utils.checkpoint import stored_data_config
-from cnngan.utils.device import resolve_device
-from cnngan.utils.errors import UserError
-from cnngan.utils.image_io import image_files, image_grid, load_images, save_grid, to_unit
-from cnngan.utils.metrics_file import write_metrics
-from cnngan.utils.rank import log
+from cnngan.run.metrics_file import write_metrics
 
 
 @dataclass
@@ -179,7 +179,7 @@ def run_inpaint(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="inpaint")
 def main(cfg: DictConfig) -> None:
-    from cnngan.utils.entry import run_entry
+    from cnngan.run.entry import run_entry
 
     run_entry(cfg, run_inpaint, command="cnngan-inpaint")
 

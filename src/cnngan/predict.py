@@ -18,12 +18,13 @@ import torch
 from omegaconf import DictConfig
 
 from cnngan import config_dir
+from cnngan.checkpoints.files import CheckpointError
+from cnngan.checkpoints.model import model_from_checkpoint, stored_data_config
+from cnngan.core.errors import UserError
+from cnngan.core.image_io import image_files, load_images
+from cnngan.core.rank import log
 from cnngan.data.datamodule import ImageDataModule
 from cnngan.models import ImageClassifier
-from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint, stored_data_config
-from cnngan.utils.errors import UserError
-from cnngan.utils.image_io import image_files, load_images
-from cnngan.utils.rank import log
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -99,7 +100,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="predict")
 def main(cfg: DictConfig) -> None:
-    from cnngan.utils.entry import run_entry
+    from cnngan.run.entry import run_entry
 
     run_entry(cfg, predict, command="cnngan-predict")
 

@@ -25,9 +25,9 @@ from omegaconf import DictConfig
 
 from cnngan import config_dir
 from cnngan.apps.gan_checkpoint import load_gan
-from cnngan.utils.device import resolve_device
-from cnngan.utils.errors import UserError
-from cnngan.utils.image_io import image_grid, save_grid, to_uint8
+from cnngan.core.device import resolve_device
+from cnngan.core.errors import UserError
+from cnngan.core.image_io import image_grid, save_grid, to_uint8
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -89,7 +89,7 @@ def sample_labels(cfg: DictConfig, hp: Any, n: int) -> torch.Tensor | None:
 
 def sample(cfg: DictConfig) -> dict[str, Path]:
     """Write the grid, the tensor file and (optionally) the interpolation grid; return their paths."""
-    from cnngan.utils.rank import log
+    from cnngan.core.rank import log
 
     check_counts(cfg)
     gan, _ = load_gan(cfg.ckpt_path, "cnngan-sample", resolve_device(cfg.device))
@@ -138,7 +138,7 @@ def interpolation_grid(gan: Any, cfg: DictConfig, use_ema: bool, out_dir: Path) 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="sample")
 def main(cfg: DictConfig) -> None:
-    from cnngan.utils.entry import run_entry
+    from cnngan.run.entry import run_entry
 
     run_entry(cfg, sample, command="cnngan-sample")
 

@@ -15,12 +15,12 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
-from cnngan.utils.checkpoint import StoreConfigInCheckpoint
-from cnngan.utils.entry import print_summary, run_entry
-from cnngan.utils.instantiate import instantiate_list
-from cnngan.utils.metrics_file import plain_metrics, write_metrics
-from cnngan.utils.rank import log
-from cnngan.utils.requeue import resume_checkpoint
+from cnngan.checkpoints.requeue import resume_checkpoint
+from cnngan.checkpoints.store import StoreConfigInCheckpoint
+from cnngan.core.rank import log
+from cnngan.run.entry import in_multirun, print_summary, run_entry
+from cnngan.run.instantiate import instantiate_list
+from cnngan.run.metrics_file import plain_metrics, write_metrics
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -81,10 +81,10 @@ def _loggable_config(resolved: dict[str, Any]) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | list[float] | None:
     """The return value is what a sweeper optimizes: `optimized_metric`'s value (or values)."""
-    from cnngan.utils.sweep_objective import sweep_objective
+    from cnngan.sweeps.objective import sweep_objective
 
     metrics = run_entry(cfg, train, command="cnngan-train")
-    return sweep_objective(metrics, cfg.get("optimized_metric"))
+    return sweep_objective(metrics, cfg.get("optimized_metric"), in_multirun=in_multirun())
 
 
 if __name__ == "__main__":

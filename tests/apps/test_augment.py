@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from cnngan.apps.augment import (
+from cnngan.apps.augment.classify import classifier_probabilities, load_classifier
+from cnngan.apps.augment.pool import sample_conditional_gan
+from cnngan.apps.augment.study import (
     FewShotDataModule,
     parse_k,
     select_per_class,
 )
-from cnngan.apps.augment_classify import classifier_probabilities, load_classifier
-from cnngan.apps.augment_pool import sample_conditional_gan
+from cnngan.checkpoints.files import CheckpointError
+from cnngan.checkpoints.model import model_from_checkpoint
+from cnngan.core.errors import MissingInputError, UserError
 from cnngan.data.sources import ImageArrays
-from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
-from cnngan.utils.errors import MissingInputError, UserError
 from tests.apps.conftest import tiny_classifier_checkpoint, tiny_gan_checkpoint
 
 
@@ -182,7 +183,7 @@ def test_synthetic_needs_a_conditional_checkpoint(tmp_path: Path) -> None:
 )
 def test_a_bad_lever_value_is_one_line_naming_it(make_cfg, override: str, message: str) -> None:
     """What cnngan-train prints for it: the entry frame's one-line message (exit status 2)."""
-    from cnngan.utils.entry import one_line_error
+    from cnngan.run.entry import one_line_error
 
     cfg = make_cfg("train", ["experiment=augment_classifier", "data=digits", override])
     with pytest.raises(Exception) as info:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnngan.apps.augment import FewShotDataModule
-from cnngan.apps.augment_filter import FilterConfig, filter_pool, keep_mask, label_confidence
-from cnngan.apps.augment_pool import sample_conditional_gan
+from cnngan.apps.augment.filter import FilterConfig, filter_pool, keep_mask, label_confidence
+from cnngan.apps.augment.pool import sample_conditional_gan
+from cnngan.apps.augment.study import FewShotDataModule
+from cnngan.checkpoints.model import model_from_checkpoint
+from cnngan.core.errors import UserError
 from cnngan.metrics.evaluator import load_evaluator
-from cnngan.utils.checkpoint import model_from_checkpoint
-from cnngan.utils.errors import UserError
 from tests.apps.conftest import tiny_classifier_checkpoint
 
 

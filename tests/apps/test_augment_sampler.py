@@ -8,8 +8,8 @@ import lightning as L
 import pytest
 import torch
 
-from cnngan.apps.augment_sampler import MixingSampler, class_balanced_weights, pretrain_epochs
-from cnngan.utils.errors import UserError
+from cnngan.apps.augment.sampler import MixingSampler, class_balanced_weights, pretrain_epochs
+from cnngan.core.errors import UserError
 
 
 def test_mix_epoch_draws_every_real_image_equally_often_plus_the_synthetic_share() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cnngan.utils.entry import save_resolved_config
-from cnngan.utils.metrics_file import write_metrics
+from cnngan.run.entry import save_resolved_config
+from cnngan.run.metrics_file import write_metrics
 from tests.conftest import REPO_ROOT
 
 if str(REPO_ROOT / "scripts") not in sys.path:

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from cnngan.core.errors import UserError
 from cnngan.inpaint import read_image_input, run_inpaint
-from cnngan.utils.errors import UserError
 
 FAST = ["n=6", "inversion.steps=5", "inversion.restarts=2", "grid_images=4", "device=cpu"]
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from cnngan.apps.baselines import diffusion_fill, mean_fill, nearest_fill, poisson_blend
-from cnngan.apps.inversion import InversionConfig, blend, context_weights, inpaint, invert
-from cnngan.apps.masks import MASKS, apply_mask, make_masks
-from cnngan.apps.quality import masked_psnr, masked_ssim, ssim_map
+from cnngan.apps.inpaint.baselines import diffusion_fill, mean_fill, nearest_fill, poisson_blend
+from cnngan.apps.inpaint.inversion import InversionConfig, blend, context_weights, inpaint, invert
+from cnngan.apps.inpaint.masks import MASKS, apply_mask, make_masks
+from cnngan.apps.inpaint.quality import masked_psnr, masked_ssim, ssim_map
 from cnngan.nets import DCGANGenerator
 
 SHAPE = (1, 28, 28)

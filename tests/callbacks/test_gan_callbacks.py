@@ -18,9 +18,9 @@ from cnngan.callbacks.nan_guard import (
     training_values,
 )
 from cnngan.callbacks.sample_grid import SampleGrid
+from cnngan.run.instantiate import instantiate_list
 from cnngan.sample import sample, slerp
 from cnngan.train import train
-from cnngan.utils.instantiate import instantiate_list
 from tests.conftest import compose_config
 
 TINY = [
@@ -86,7 +86,7 @@ def test_sample_grid_goes_to_tensorboard(cond_run: Path) -> None:
 
 
 def test_grid_rows_are_classes_and_noise_is_fixed(cond_run: Path) -> None:
-    from cnngan.utils.checkpoint import model_from_checkpoint
+    from cnngan.checkpoints.model import model_from_checkpoint
 
     model, _ = model_from_checkpoint(cond_run / "checkpoints" / "last.ckpt")
     callback = SampleGrid(num_samples=20, seed=3)

@@ -4,9 +4,9 @@ import hydra
 import pytest
 import torch
 
+from cnngan.core.errors import UserError
 from cnngan.data import ImageDataModule
 from cnngan.data.transforms import BatchTransform, random_crop, random_erasing, random_hflip
-from cnngan.utils.errors import UserError
 
 
 def _digits(**kwargs) -> ImageDataModule:

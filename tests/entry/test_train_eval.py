@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnngan.checkpoints.files import CheckpointError, load_checkpoint
 from cnngan.eval import evaluate
 from cnngan.predict import predict
+from cnngan.run.entry import check_checkpoint_early, run_entry
+from cnngan.run.metrics_file import read_metrics
 from cnngan.train import train
-from cnngan.utils.checkpoint import CheckpointError, load_checkpoint
-from cnngan.utils.entry import check_checkpoint_early, run_entry
-from cnngan.utils.metrics_file import read_metrics
 from tests.conftest import REPO_ROOT
 
 DIGITS_QUICK = [
@@ -122,8 +122,8 @@ def test_resume_continues_from_checkpoint(make_cfg) -> None:
 def test_predict_images(trained_digits, make_cfg, tmp_path: Path) -> None:
     from torchvision.io import write_png
 
+    from cnngan.core.errors import UserError
     from cnngan.data.sources import load_digits
-    from cnngan.utils.errors import UserError
 
     _, run_dir = trained_digits
     arrays = load_digits()

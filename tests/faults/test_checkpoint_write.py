@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnngan.utils.atomic_checkpoint import AtomicCheckpointIO, CheckpointWriteError
-from cnngan.utils.checkpoint import load_checkpoint
+from cnngan.checkpoints.atomic import AtomicCheckpointIO, CheckpointWriteError
+from cnngan.checkpoints.files import load_checkpoint
 from tests.conftest import REPO_ROOT
 from tests.faults.runs import EXACT, command, env, saved_step
 
 # a checkpoint big enough (about 400 MB) that writing it takes a moment to catch
 WRITE_BIG = """
 import sys, torch
-from cnngan.utils.atomic_checkpoint import AtomicCheckpointIO
+from cnngan.checkpoints.atomic import AtomicCheckpointIO
 big = {"global_step": 2, "state_dict": {"w": torch.ones(100_000_000)}}
 AtomicCheckpointIO().save_checkpoint(big, sys.argv[1])
 """

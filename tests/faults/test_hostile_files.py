@@ -90,8 +90,8 @@ def _hostile_samples(tmp_path: Path, suffix: str, marker: Path) -> Path:
 
 @pytest.mark.parametrize("suffix", [".npz", ".npy", ".pt"])
 def test_samples_files_with_pickled_objects_are_refused(suffix: str, tmp_path: Path) -> None:
+    from cnngan.core.errors import UserError
     from cnngan.metrics.samples import load_samples
-    from cnngan.utils.errors import UserError
 
     marker = tmp_path / "payload_ran"
     path = _hostile_samples(tmp_path, suffix, marker)
@@ -101,8 +101,8 @@ def test_samples_files_with_pickled_objects_are_refused(suffix: str, tmp_path: P
 
 
 def test_samples_outside_the_expected_range_are_named(tmp_path: Path) -> None:
+    from cnngan.core.errors import UserError
     from cnngan.metrics.samples import load_samples
-    from cnngan.utils.errors import UserError
 
     path = tmp_path / "samples.pt"
     torch.save(torch.rand(4, 1, 8, 8) * 255, path)  # floats in [0, 255]: saved without scaling

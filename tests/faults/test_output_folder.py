@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cnngan.utils.output_check import output_problem
+from cnngan.run.output_check import output_problem
 from tests.conftest import REPO_ROOT
 
 TRAIN = str(Path(sys.executable).parent / "cnngan-train")

@@ -13,9 +13,9 @@ from cnngan.eval import evaluate
 from cnngan.evaluate_gan import evaluate_gan
 from cnngan.metrics.evaluator import EvaluatorError, sha256_file
 from cnngan.metrics.suite import SCORE_KEYS
+from cnngan.run.entry import run_entry
+from cnngan.run.metrics_file import protocol_of, read_metrics
 from cnngan.train import train
-from cnngan.utils.entry import run_entry
-from cnngan.utils.metrics_file import protocol_of, read_metrics
 from tests.callbacks.test_gan_callbacks import TINY
 from tests.conftest import REPO_ROOT, compose_config
 from tests.metrics.digits_evaluator import write_digits_evaluator

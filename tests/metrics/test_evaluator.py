@@ -10,6 +10,7 @@ import pytest
 import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from cnngan.core.image_io import to_unit
 from cnngan.metrics.evaluator import (
     WEIGHTS_DIR,
     EvaluatorError,
@@ -18,7 +19,6 @@ from cnngan.metrics.evaluator import (
     sha256_file,
 )
 from cnngan.metrics.inception import InceptionUnavailableError, find_inception_weights
-from cnngan.utils.image_io import to_unit
 
 
 @pytest.fixture(scope="module")

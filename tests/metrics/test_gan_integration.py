@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 
 from cnngan.callbacks.gan_metrics import GanMetricsCallback
+from cnngan.core.errors import UserError
 from cnngan.data import ImageDataModule
 from cnngan.eval import evaluate
 from cnngan.metrics.evaluator import read_metadata
 from cnngan.metrics.suite import SCORE_KEYS, GanMetrics
 from cnngan.train import train
-from cnngan.utils.errors import UserError
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("require_fashion_mnist")]

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from cnngan.models.gan_losses import LOSSES, get_loss
+from cnngan.models.gan.losses import LOSSES, get_loss
 
 REAL = [0.0, 2.0]  # discriminator outputs on real images
 FAKE = [0.0, -1.0]  # ... and on generated images

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnngan.models.diffaugment import DiffAugment, rand_cutout, rand_translation
-from cnngan.models.gan_regularizers import gradient_penalty, r1_penalty
+from cnngan.models.gan.diffaugment import DiffAugment, rand_cutout, rand_translation
+from cnngan.models.gan.regularizers import gradient_penalty, r1_penalty
 
 
 def linear_critic(weight: torch.Tensor) -> nn.Module:

@@ -10,10 +10,10 @@ import lightning as L
 import pytest
 import torch
 
+from cnngan.checkpoints.model import model_from_checkpoint
 from cnngan.models import GAN
-from cnngan.models.gan_losses import LOSSES
+from cnngan.models.gan.losses import LOSSES
 from cnngan.train import train
-from cnngan.utils.checkpoint import model_from_checkpoint
 
 NETWORKS = ["gan_dcgan", "gan_mlp"]
 EXPERIMENTS = sorted(

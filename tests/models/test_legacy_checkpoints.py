@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnngan.checkpoints.model import model_from_checkpoint
 from cnngan.models import GAN, ImageClassifier
 from cnngan.train import train
-from cnngan.utils.checkpoint import model_from_checkpoint
 from tests.models.test_gan import BASE
 
 LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy"

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnngan.models import ema
-from cnngan.models.optim import build_scheduler, gradient_norm, step_schedulers
+from cnngan.models.gan import ema
+from cnngan.models.optimization import build_scheduler, gradient_norm, step_schedulers
 
 
 def _sgd() -> torch.optim.Optimizer:

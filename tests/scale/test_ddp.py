@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnngan.utils.distributed import DDPStrategy
+from cnngan.distributed.lifecycle import DDPStrategy
 from tests.conftest import compose_config
 from tests.scale.conftest import QUIET, run_train, tail
 
 REPLICAS = [
-    "+callbacks.replica_check._target_=cnngan.callbacks.replicas.ReplicaCheck",
+    "+callbacks.replica_check._target_=cnngan.distributed.replicas.ReplicaCheck",
     "+callbacks.replica_check.save_dir=${paths.output_dir}/replicas",
 ]
 
@@ -117,7 +117,7 @@ def test_gan_ddp_two_processes(tmp_path: Path) -> None:
 def test_child_rank_command_replays_the_job(tmp_path: Path) -> None:
     """What a second rank runs: this job's overrides (no sweep), in RUN mode, in this job's dir."""
     from cnngan import config_dir
-    from cnngan.utils.ddp_command import hydra_child_command, is_parent_only
+    from cnngan.distributed.command import hydra_child_command, is_parent_only
 
     cfg = compose_config(
         "train", ["data=digits", "trainer=ddp_cpu", "model.net.pool=avg"], tmp_path
@@ -162,7 +162,7 @@ def test_ddp_trainer_configs(tmp_path: Path) -> None:
     strategy = hydra.utils.instantiate(cpu.trainer.strategy)
     assert isinstance(strategy, DDPStrategy) and strategy.process_group_backend == "gloo"
     assert strategy.find_unused_parameters == "auto" and strategy.seed_per_rank
-    old_name = {"_target_": "cnngan.utils.distributed.DDPStrategy"}  # in configs saved before
+    old_name = {"_target_": "cnngan.distributed.lifecycle.DDPStrategy"}  # in configs saved before
     assert isinstance(hydra.utils.instantiate(old_name), DDPStrategy)
     with pytest.raises(ValueError, match="find_unused_parameters"):
         DDPStrategy(find_unused_parameters="sometimes")

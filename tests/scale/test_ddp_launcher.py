@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnngan.utils.ddp_strategy import DDPStrategy
+from cnngan.distributed.strategy import DDPStrategy
 from tests.conftest import compose_config
 
 
@@ -29,8 +29,8 @@ def ddp_strategy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DD
     import hydra
     import lightning
 
-    from cnngan.utils.ddp_launcher import DIST_ENV_VARS, HydraSubprocessLauncher
-    from cnngan.utils.distributed import finish_distributed
+    from cnngan.distributed.launcher import DIST_ENV_VARS, HydraSubprocessLauncher
+    from cnngan.distributed.lifecycle import finish_distributed
 
     for var in DIST_ENV_VARS:
         monkeypatch.delenv(var, raising=False)
@@ -55,7 +55,7 @@ def test_launcher_starts_ranks_once_and_finish_restores_the_environment(
     """Rank 1 runs with LOCAL_RANK=1 and the parent's rendezvous; a second `launch` (trainer.test
     after trainer.fit) starts nothing; finish_distributed() waits for the rank and puts the
     environment and the thread count back, so the next job of a multirun starts clean."""
-    from cnngan.utils.distributed import finish_distributed
+    from cnngan.distributed.lifecycle import finish_distributed
 
     launcher = ddp_strategy.launcher
     check = "import os, sys; e = os.environ; sys.exit(0 if e['LOCAL_RANK'] == '1' and "
@@ -91,7 +91,7 @@ def test_rank_zero_failing_ends_the_other_ranks(
 
 
 def test_a_dying_rank_ends_its_siblings_not_the_parent() -> None:
-    from cnngan.utils.ddp_launcher import RankObserver
+    from cnngan.distributed.launcher import RankObserver
 
     procs = [
         subprocess.Popen(python_child("import time; time.sleep(0.3); raise SystemExit(3)")),

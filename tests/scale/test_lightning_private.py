@@ -1,4 +1,4 @@
-"""The private Lightning names `cnngan.utils.lightning_private` relies on still exist and behave as
+"""The private Lightning names `cnngan.distributed.lightning_private` relies on still exist and behave as
 it expects, and no other module of cnngan imports a private Lightning name.
 
 When a Lightning release breaks one of these, the failure names the private name and the installed
@@ -19,11 +19,11 @@ import torch
 from lightning.fabric.plugins.environments import LightningEnvironment
 from lightning.pytorch.strategies import DDPStrategy as LightningDDPStrategy
 
-from cnngan.utils.ddp_launcher import HydraSubprocessLauncher
-from cnngan.utils.ddp_strategy import DDPStrategy
+from cnngan.distributed.launcher import HydraSubprocessLauncher
+from cnngan.distributed.strategy import DDPStrategy
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cnngan"
-SHIM = SRC / "utils" / "lightning_private.py"
+SHIM = SRC / "distributed" / "lightning_private.py"
 PRIVATE_SIGNATURES = {  # (module, qualified name): parameters as cnngan calls or overrides them
     ("lightning.pytorch.strategies.launchers.launcher", "_Launcher.launch"): [
         "self",
@@ -40,7 +40,7 @@ PRIVATE_SIGNATURES = {  # (module, qualified name): parameters as cnngan calls o
 def broken(name: str, problem: str) -> str:
     return (
         f"Lightning {lightning.__version__}: private `{name}` {problem}. "
-        "cnngan.utils.lightning_private needs updating (tested with Lightning 2.6.6)."
+        "cnngan.distributed.lightning_private needs updating (tested with Lightning 2.6.6)."
     )
 
 

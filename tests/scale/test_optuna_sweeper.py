@@ -13,13 +13,13 @@ import pytest
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from cnngan.utils.errors import UserError
-from cnngan.utils.sweep_markdown import summary_markdown
-from cnngan.utils.sweep_objective import TrialFailed, objective_spec, sweep_objective
-from cnngan.utils.sweep_optuna import PRUNERS, SAMPLERS, build_pruner, build_sampler, pruner_spec
-from cnngan.utils.sweep_summary import summarize
-from hydra_plugins.cnngan_sweepers._search_space import as_override, grid_of, search_space
-from hydra_plugins.cnngan_sweepers._study import StudySettings, tell
+from cnngan.core.errors import UserError
+from cnngan.sweeps.markdown import summary_markdown
+from cnngan.sweeps.objective import TrialFailed, objective_spec, sweep_objective
+from cnngan.sweeps.optuna_storage import PRUNERS, SAMPLERS, build_pruner, build_sampler, pruner_spec
+from cnngan.sweeps.search_space import as_override, grid_of, search_space
+from cnngan.sweeps.study import StudySettings, tell
+from cnngan.sweeps.summary import summarize
 
 
 def test_search_space_from_the_override_grammar() -> None:

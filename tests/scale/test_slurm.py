@@ -210,7 +210,7 @@ def _trained_epochs(csv_dir: Path) -> list[int]:
 
 def test_requeued_job_resumes_from_last_checkpoint(slurm_cluster: Path, tmp_path: Path) -> None:
     """`scontrol requeue` after the first checkpoint: SLURM kills the job and runs it again; the
-    second run restores last.ckpt (cnngan.utils.requeue) and trains only the remaining epochs."""
+    second run restores last.ckpt (cnngan.checkpoints.requeue) and trains only the remaining epochs."""
     sweep, max_epochs = tmp_path / "sweep", 30
     args = ["data=digits", "trainer=cpu", f"trainer.max_epochs={max_epochs}"]
     args += ["+trainer.limit_train_batches=5", "+trainer.limit_val_batches=1"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cnngan.utils.sweep_markdown import summary_markdown
-from cnngan.utils.sweep_summary import summarize, summary_kwargs
+from cnngan.sweeps.markdown import summary_markdown
+from cnngan.sweeps.summary import summarize, summary_kwargs
 from tests.conftest import REPO_ROOT, compose_config
 from tests.scale.conftest import FEW_BATCHES, TINY, clean_env, run_train, train_command
 
@@ -248,7 +248,7 @@ def test_prepare_resume_settles_running_trials(tmp_path: Path) -> None:
     """A killed batch of two trials: trial 0 had ended (job.json), trial 1 had not."""
     import optuna
 
-    from hydra_plugins.cnngan_sweepers._resume import prepare_resume
+    from cnngan.sweeps.resume import prepare_resume
 
     study = optuna.create_study(
         storage=f"sqlite:///{tmp_path}/db.sqlite", study_name="s", direction="maximize"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnngan.utils.loggers import resolve_wandb_mode, wandb_has_credentials
+from cnngan.run.loggers import resolve_wandb_mode, wandb_has_credentials
 from tests.scale.conftest import wandb_offline_runs, wandb_records
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from cnngan.utils.metrics_file import write_metrics
+from cnngan.run.metrics_file import write_metrics
 from tests.conftest import REPO_ROOT
 
 if str(REPO_ROOT / "scripts") not in sys.path:

@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 
-from cnngan.models.gan import GAN
-from cnngan.utils.checkpoint import CheckpointError, model_from_checkpoint
-from cnngan.utils.device import resolve_device
+from cnngan.checkpoints.files import CheckpointError
+from cnngan.checkpoints.model import model_from_checkpoint
+from cnngan.core.device import resolve_device
+from cnngan.models.gan.module import GAN
 
 
 def load_gan(

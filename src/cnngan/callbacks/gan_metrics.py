@@ -18,12 +18,12 @@ from typing import Any
 import lightning as L
 import torch
 
+from cnngan.core.iterations import training_iteration
+from cnngan.core.json_safe import write_json
+from cnngan.core.rank import log
 from cnngan.metrics.evaluator import evaluator_paths, load_evaluator, read_metadata, verify_weights
 from cnngan.metrics.samples import gan_sampler
 from cnngan.metrics.suite import GanMetrics, batches
-from cnngan.models.step_budget import training_iteration
-from cnngan.utils.json_safe import write_json
-from cnngan.utils.rank import log
 
 # written next to metrics.json: one entry per evaluation (epoch, iteration, time_s, scores)
 HISTORY_FILE = "gan_metrics_history.json"

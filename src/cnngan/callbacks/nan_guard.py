@@ -17,8 +17,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from cnngan.models.step_budget import training_iteration
-from cnngan.utils.rank import log
+from cnngan.core.iterations import training_iteration
+from cnngan.core.rank import log
 
 # Gradient norms are legitimately infinite on the steps that mixed precision's grad scaler skips.
 SKIPPED_SUFFIXES = ("_grad_norm",)

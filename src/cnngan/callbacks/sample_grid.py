@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import lightning as L
 import torch
 
-from cnngan.models.step_budget import training_iteration
-from cnngan.utils.image_io import image_grid, save_grid
-from cnngan.utils.log_images import log_image
-from cnngan.utils.rank import log
+from cnngan.callbacks.log_images import log_image
+from cnngan.core.image_io import image_grid, save_grid
+from cnngan.core.iterations import training_iteration
+from cnngan.core.rank import log
 
 
 class GeneratesImages(Protocol):

@@ -12,7 +12,7 @@ from typing import Any
 
 import lightning as L
 
-from cnngan.utils.speed import process_start_time
+from cnngan.core.speed import process_start_time
 
 MARKER = "cnngan-first-optimizer-step-s:"
 

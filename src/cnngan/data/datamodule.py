@@ -12,10 +12,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from cnngan.core.errors import UserError
 from cnngan.data.sampler import ResumableLoader, ResumableSampler, private_generator
 from cnngan.data.sources import SOURCES, ImageArrays
 from cnngan.data.transforms import BatchTransform
-from cnngan.utils.errors import UserError
 
 
 class InMemoryImages(Dataset):

@@ -3,7 +3,7 @@ feature network), precision/recall, density/coverage, mode coverage and CAS.
 
 Pure measurement: tensors or a feature network in, numbers out (no Hydra, no entry points).
 Image convention: uint8 in [0, 255] or floats in [0, 1], shape (N, C, H, W); GAN outputs in
-[-1, 1] go through `cnngan.utils.image_io.to_unit(images, "symmetric")` first.
+[-1, 1] go through `cnngan.core.image_io.to_unit(images, "symmetric")` first.
 """
 
 from cnngan.metrics.evaluator import (

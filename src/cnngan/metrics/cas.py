@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
+from cnngan.core.image_io import to_uint8
 from cnngan.data.sources import ImageArrays
-from cnngan.utils.image_io import to_uint8
 
 
 def labeled_samples(

@@ -4,7 +4,7 @@ Inception Score and mode coverage.
 
 Image convention (one for every metric): images enter as floats in [0, 1] of shape (N, C, H, W),
 or as uint8 in [0, 255]; the evaluator applies its own training normalization. Use
-`cnngan.utils.image_io.to_unit(images, "symmetric")` for GAN outputs in [-1, 1].
+`cnngan.core.image_io.to_unit(images, "symmetric")` for GAN outputs in [-1, 1].
 
 The weights ship as package data (`cnngan/metrics/weights/<name>.pt`) next to a JSON file with
 their sha256, the test accuracy, the net config and the feature layers. Loading checks the hash:
@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnngan.core.errors import UserError
 from cnngan.nets.cnn import POOLS, ConvNet
-from cnngan.utils.errors import UserError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Feature layers: "penultimate" (input of the last linear layer) and "block<i>" (the output of
@@ -181,7 +181,7 @@ class Evaluator(FeatureNet):
         if low < -1e-3 or high > 1 + 1e-3:
             raise ValueError(
                 f"images must be floats in [0, 1] (got values in [{low:.3f}, {high:.3f}]); convert "
-                "GAN outputs in [-1, 1] with cnngan.utils.image_io.to_unit(images, 'symmetric')"
+                "GAN outputs in [-1, 1] with cnngan.core.image_io.to_unit(images, 'symmetric')"
             )
         return (images.float() - self.mean) / self.std
 

@@ -1,7 +1,7 @@
 """Where the images of the metrics come from: a dataset split, a GAN, or files of another program.
 
 All of them are returned in the metrics' convention: uint8 (N, C, H, W), or floats in [0, 1].
-Image files are found and decoded by `cnngan.utils.image_io`, like every image the project reads.
+Image files are found and decoded by `cnngan.core.image_io`, like every image the project reads.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnngan.utils.errors import BadInputError
-from cnngan.utils.image_io import IMAGE_SUFFIXES, image_files, load_images, to_unit
+from cnngan.core.errors import BadInputError
+from cnngan.core.image_io import IMAGE_SUFFIXES, image_files, load_images, to_unit
 
 TENSOR_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 

@@ -2,6 +2,6 @@ from cnngan.models.classifier import ImageClassifier
 
 __all__ = ["ImageClassifier"]
 
-from cnngan.models.gan import GAN  # noqa: E402
+from cnngan.models.gan.module import GAN  # noqa: E402
 
 __all__ += ["GAN"]

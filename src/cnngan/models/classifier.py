@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -16,9 +15,8 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from cnngan.models.optim import OptimizerFactory, SchedulerFactory, scheduler_config
-from cnngan.utils.checkpoint import to_plain_hparams
-from cnngan.utils.log_images import log_figure
+from cnngan.checkpoints.hparams import to_plain_hparams
+from cnngan.models.optimization import OptimizerFactory, SchedulerFactory, scheduler_config
 
 
 class ImageClassifier(L.LightningModule):
@@ -66,6 +64,7 @@ class ImageClassifier(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.test_confusion_matrix: torch.Tensor | None = None  # set by each test epoch
 
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
@@ -140,14 +139,8 @@ class ImageClassifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test", self.test_metrics, self.test_loss)
-        matrix = self.test_confusion.compute().cpu()
+        self.test_confusion_matrix = self.test_confusion.compute().cpu()
         self.test_confusion.reset()
-        if self.trainer.is_global_zero:
-            out_dir = Path(self.trainer.default_root_dir)
-            save_confusion_matrix(matrix, self.class_names, out_dir)
-            log_figure(
-                self.trainer, "test/confusion_matrix", confusion_figure(matrix, self.class_names)
-            )
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
@@ -156,39 +149,3 @@ class ImageClassifier(L.LightningModule):
         interval = self.hparams.scheduler_interval
         scheduler = scheduler_config(self.scheduler_factory, optimizer, self.trainer, interval)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
-
-
-def save_confusion_matrix(matrix: torch.Tensor, class_names: list[str], out_dir: Path) -> None:
-    """Write the confusion matrix as CSV (rows: true class, columns: predicted) and PNG."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lines = ["true\\pred," + ",".join(class_names)]
-    lines += [
-        name + "," + ",".join(str(int(v)) for v in row)
-        for name, row in zip(class_names, matrix, strict=True)
-    ]
-    (out_dir / "confusion_matrix.csv").write_text("\n".join(lines) + "\n")
-    fig = confusion_figure(matrix, class_names)
-    fig.savefig(out_dir / "confusion_matrix.png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-
-
-def confusion_figure(matrix: torch.Tensor, class_names: list[str]):  # noqa: ANN201 (matplotlib Figure)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(class_names)
-    fig, ax = plt.subplots(figsize=(1 + 0.6 * n, 1 + 0.6 * n))
-    ax.imshow(matrix.numpy(), cmap="Blues")
-    ax.set_xticks(range(n), class_names, rotation=90)
-    ax.set_yticks(range(n), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7)
-    fig.tight_layout()
-    return fig

@@ -64,6 +64,6 @@ class CnnganOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        from hydra_plugins.cnngan_sweepers._study import StudySettings, run_study
+        from cnngan.sweeps.study import StudySettings, run_study
 
         return run_study(self, StudySettings.from_options(self.options), arguments)

@@ -1,0 +1,3 @@
+from cnngan.models.gan.module import GAN
+
+__all__ = ["GAN"]
