@@ -1,4 +1,7 @@
-# cnngan: `make train` and `make test` set everything up on a fresh machine first.
+# cnngan: `make train` and `make test` set everything up on a fresh machine first: a virtualenv
+# in .venv (unless a virtualenv or conda env is active: then that one), and Fashion-MNIST, which
+# `make data` may apt-get install (dataset-fashion-mnist) as root or with passwordless sudo;
+# put the IDX files in data/FashionMNIST/raw to skip that.
 # Extra Hydra overrides pass through ARGS, e.g. make train ARGS="trainer.max_epochs=3 data=mnist"
 
 SHELL := /bin/bash
@@ -30,12 +33,13 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(PY):
+	@echo "cnngan: creating a virtualenv in $(ENV_DIR) (to use your own, activate it first: make uses the active virtualenv or conda env)"
 	$(PYTHON) -m venv $(ENV_DIR)
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install $(TORCH_PINS)
-	$(PY) -m pip install -e ".[dev,sweep]" $(TORCH_PINS)
+	$(PY) -m pip install -e ".[dev,sweep,mlflow]" $(TORCH_PINS)
 	@touch $@
 
 install: $(STAMP) ## create the environment (.venv unless one is active) and install cnngan
@@ -46,8 +50,8 @@ data: $(STAMP) ## make sure Fashion-MNIST is present (data dir, Debian package o
 train: data ## train the default experiment (CNN on Fashion-MNIST)
 	$(BIN)/cnngan-train $(ARGS)
 
-train-gan: data ## train the default GAN (DCGAN on Fashion-MNIST), FID every epoch, best-FID checkpoint
-	$(BIN)/cnngan-train experiment=gan_dcgan callbacks=gan_best_fid $(ARGS)
+train-gan: data ## train the default GAN (experiment=gan_dcgan: FID during training, best-FID checkpoint)
+	$(BIN)/cnngan-train experiment=gan_dcgan $(ARGS)
 
 eval: $(STAMP) ## test a checkpoint: make eval ARGS="ckpt_path=..."
 	$(BIN)/cnngan-eval $(ARGS)
@@ -58,7 +62,7 @@ test: data ## run the whole test suite
 test-fast: data ## run the tests not marked slow
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-evaluator: data ## retrain the GAN metrics' evaluator and export it (src/cnngan/metrics/weights/)
+evaluator: data ## retrain the GAN metrics' evaluator into logs/evaluator/ (ARGS=--install replaces the shipped one)
 	$(PY) scripts/train_evaluator.py $(ARGS)
 
 sweep: data ## a small grid multirun (learning rate x pooling kind), summary in the sweep dir
@@ -78,17 +82,32 @@ ddp-cpu: data ## DDP over 2 CPU processes: check multi-process training without 
 	$(BIN)/cnngan-train trainer=ddp_cpu trainer.devices=2 $(ARGS)
 
 SLURM_DIR ?= /tmp/cnngan-slurm
-slurm-up: ## one-node SLURM cluster here (root, slurm-wlm + munge); prints the SLURM_CONF to export
-	$(PYTHON) scripts/slurm_local.py up --dir $(SLURM_DIR)
+NODES ?= 1
+slurm-up: ## SLURM cluster of NODES nodes here (root, slurm-wlm + munge): make slurm-up NODES=2
+	$(PYTHON) scripts/slurm_local.py up --nodes $(NODES) --dir $(SLURM_DIR)
 
 slurm-down: ## stop the daemons that make slurm-up started (by their process ids)
 	$(PYTHON) scripts/slurm_local.py down --dir $(SLURM_DIR)
 
+.PHONY: postgres-up postgres-down search-bench gpu-check
+POSTGRES_DIR ?= /tmp/cnngan-postgres
+postgres-up: ## private PostgreSQL 15 server for a shared search (postgresql); prints the storage URL
+	$(PYTHON) scripts/postgres_local.py up --dir $(POSTGRES_DIR)
+
+postgres-down: ## stop the server that make postgres-up started (by its process id)
+	$(PYTHON) scripts/postgres_local.py down --dir $(POSTGRES_DIR)
+
+search-bench: data ## 12-trial search on a 2-node SLURM cluster, 1 vs 2 parallel jobs (docs/search.md)
+	$(PY) scripts/search_benchmark.py $(ARGS)
+
+gpu-check: ## on a CUDA machine: gpu tests, train, GAN, benchmark (<= 8 min); results in one JSON
+	PYTHON=$(PY) bash scripts/gpu_check.sh
+
 wandb-sync: ## upload every offline W&B run under logs/ (after `wandb login`)
 	$(BIN)/wandb sync $$(find logs -type d -name 'offline-run-*')
 
-bench: data ## speed: cnngan vs a plain PyTorch loop, 3 comparisons per model (logs/bench/)
-	$(PY) scripts/benchmark.py $(ARGS)
+bench: data ## speed vs a plain PyTorch loop, utilisation of the peak (logs/bench/; prints its duration)
+	$(PY) scripts/benchmark.py --full $(ARGS)
 
 RESULTS ?= $(lastword $(sort $(wildcard logs/bench/*/results.json)))
 bench-table: ## write README's speed table from a bench run: make bench-table RESULTS=<results.json>
@@ -96,7 +115,7 @@ bench-table: ## write README's speed table from a bench run: make bench-table RE
 
 profile-gan: data ## torch.profiler of one GAN iteration, cnngan vs plain loop (into results.json)
 	$(PY) scripts/benchmark.py --tasks gan --comparisons none --startup-runs 0 --augment-images 0 \
-		--profile-steps 50 $(ARGS)
+		--no-estimate --no-utilisation --profile-steps 50 $(ARGS)
 
 notebooks: data ## execute notebooks/*.ipynb, executed copies with figures in logs/notebooks/
 	$(PY) scripts/run_notebooks.py $(ARGS)
@@ -105,8 +124,8 @@ GAN_CKPT ?= $(lastword $(sort $(wildcard logs/train/runs/*/checkpoints/last.ckpt
 inpaint: data ## complete test images by GAN inversion vs baselines: make inpaint GAN_CKPT=<GAN ckpt>
 	$(BIN)/cnngan-inpaint ckpt_path=$(GAN_CKPT) $(ARGS)
 
-augment-study: data ## GAN augmentation study, reduced (~15 min on 2 cores); full: ARGS="--full" (hours)
-	$(PY) scripts/augmentation_study.py $(ARGS)
+augment-study: data ## GAN augmentation study, reduced preset; full: ARGS="--full" (presets, times: docs/augment_study.md)
+	$(PY) scripts/augment_study $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check + import layers (lint-imports, contracts in pyproject.toml)
 	$(BIN)/ruff check src tests scripts

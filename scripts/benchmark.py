@@ -11,12 +11,17 @@ process, three comparisons each (scripts/bench/contenders.py):
   (c) torch defaults   cnngan's defaults against the plain loop with torch's defaults (NCHW,
                        default optimizer implementation), labelled as such.
 
-Each comparison is measured as back-to-back pairs in every round (order alternating, pairs
-rotating), so load changes hit both sides of a pair; ratios are medians over rounds with a 95%
-confidence interval, for wall-clock and CPU time. Torch threads are pinned (`--threads`). Also:
-a torch.profiler table of the GAN iteration, the start-up time of `cnngan-train`, and batched
-against per-image augmentation. Everything goes to logs/bench/<timestamp>/results.json, and
-`--table <results.json>` writes the README's tables from it.
+Each comparison is measured as a pair in every round (order alternating, pairs rotating); a
+cnngan/plain pair runs in one process in interleaved blocks of steps (bench/interleave.py), so a
+change of load hits both sides alike. A ratio's estimate is the geometric mean over rounds with
+its 95% t-interval on log ratios, for wall-clock and CPU time, checked against the +/-0.03 the
+3% goal needs ("resolved" or not). Torch threads are pinned (`--threads`). Also: the distance to
+the limit (each step's counted FLOPs per second against a large matmul's and convolution's,
+timed in the same run), a torch.profiler table of the GAN iteration, the start-up time of
+`cnngan-train`, and batched against per-image augmentation. `--quick` is a smoke run, `--full`
+(`make bench`) what the README reports; the run prints its expected duration first. Everything
+goes to logs/bench/<timestamp>/results.json, and `--table <results.json>` writes the README's
+tables from it.
 
 The plain loop at cnngan's settings does exactly cnngan's work: tests/scripts/test_benchmark.py
 checks that both leave equal weights after a few steps.

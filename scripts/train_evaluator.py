@@ -1,18 +1,21 @@
-"""Train the GAN metrics' evaluator network with cnngan-train and export it as package data.
+"""Train the GAN metrics' evaluator network with cnngan-train and export it.
 
     python scripts/train_evaluator.py                         # Fashion-MNIST (what `make evaluator` runs)
     python scripts/train_evaluator.py --data mnist            # recipe conf/experiment/evaluator_mnist.yaml
     python scripts/train_evaluator.py --ckpt <best.ckpt>      # export an already trained checkpoint
+    python scripts/train_evaluator.py --install               # replace the shipped evaluator
     python scripts/train_evaluator.py -- trainer.accelerator=gpu   # extra overrides for cnngan-train
 
-Steps: (1) `cnngan-train experiment=evaluator_<data>` (fixed seed and config); (2) copy the net's
-weights to src/cnngan/metrics/weights/<data>.pt; (3) measure the test accuracy of the exported
-file without Lightning and refuse to export below --min-acc; (4) measure the per-layer scales of
-the chosen feature layers on the training split; (5) write <data>.json with the sha256, the
-accuracy, the net config, the normalization, the data config and the feature protocol.
+Steps: (1) `cnngan-train experiment=evaluator_<data>` (fixed seed and config) into
+logs/evaluator/<data>/<time>/; (2) copy the net's weights to <data>.pt in that run's `export/`
+folder (or --out); (3) measure the test accuracy of the exported file without Lightning and refuse
+to export below --min-acc; (4) measure the per-layer scales of the chosen feature layers on the
+training split; (5) write <data>.json with the sha256, the accuracy, the net config, the
+normalization, the data config and the feature protocol.
 
-Retraining on another machine gives other bits and so another sha256: scores are comparable
-only between runs that used the same evaluator file.
+The shipped evaluators (src/cnngan/metrics/weights/) are replaced only with --install: every FID
+in the docs was measured with them, and a retrained file has other bits (another sha256), so the
+scores of the two are not comparable.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO / "src" / "cnngan" / "metrics" / "weights"
 # the feature layers of the official protocol; see docs in the JSON and README (disturbance test)
 DEFAULT_LAYERS = {
+    "digits": ["penultimate"],
     "fashion_mnist": ["penultimate"],
     "mnist": ["penultimate"],
     "cifar10": ["penultimate"],
 }
-MIN_ACC = {"fashion_mnist": 0.93, "mnist": 0.99, "cifar10": 0.85}
+MIN_ACC = {"digits": 0.95, "fashion_mnist": 0.93, "mnist": 0.99, "cifar10": 0.85}
 
 
 def train(data: str, run_dir: Path, overrides: list[str]) -> Path:
@@ -107,6 +111,7 @@ def export(
     from omegaconf import OmegaConf
 
     from cnngan.checkpoints.files import checkpoint_config, load_checkpoint
+    from cnngan.data.normalization import normalization_stats
     from cnngan.metrics.evaluator import PENULTIMATE, Evaluator, sha256_file
     from cnngan.nets.cnn import ConvNet
 
@@ -121,7 +126,8 @@ def export(
     net = ConvNet(**net_cfg)
     net.load_state_dict(state)
     data_cfg = {k: v for k, v in config["data"].items() if k != "data_dir"}
-    normalize = data_cfg["normalize"]
+    mean, std = normalization_stats(data_cfg["normalize"], int(data_cfg["image_shape"][0]))
+    normalize = {"mean": mean, "std": std}
 
     datamodule = hydra.utils.instantiate(
         OmegaConf.create({**config["data"], "data_dir": str(REPO / "data")})
@@ -193,6 +199,22 @@ def _val_acc(checkpoint: dict[str, Any]) -> float | None:
     return None
 
 
+def export_folder(args: argparse.Namespace, run_dir: Path) -> Path:
+    """Where the export goes: the shipped weights only with --install, else --out or the run's
+    `export/` folder under logs/."""
+    if args.install:
+        return WEIGHTS_DIR
+    out = args.out or run_dir / "export"
+    if out.resolve() == WEIGHTS_DIR.resolve():
+        print(
+            f"train_evaluator: error: --out {out} is the shipped evaluators' folder; pass --install "
+            "to replace them (FIDs measured with the old file become incomparable)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -200,13 +222,21 @@ def main() -> None:
     parser.add_argument("--data", default="fashion_mnist", choices=sorted(DEFAULT_LAYERS))
     parser.add_argument("--ckpt", type=Path, help="export this checkpoint instead of training")
     parser.add_argument(
-        "--run-dir", type=Path, help="where cnngan-train writes (default logs/evaluator/<data>)"
+        "--run-dir",
+        type=Path,
+        help="where cnngan-train writes (default logs/evaluator/<data>/<time>)",
     )
     parser.add_argument(
         "--layers", nargs="+", help="feature layers (default: the dataset's protocol)"
     )
     parser.add_argument("--min-acc", type=float, help="refuse to export below this test accuracy")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--out", type=Path, help="export folder (default <run dir>/export)")
+    target.add_argument(
+        "--install",
+        action="store_true",
+        help=f"export into {WEIGHTS_DIR.relative_to(REPO)}, replacing the shipped evaluator",
+    )
     parser.add_argument("--note", help="recorded with the command, e.g. the machine it ran on")
     parser.add_argument("overrides", nargs="*", help="extra cnngan-train overrides (after --)")
     args = parser.parse_args()
@@ -214,15 +244,16 @@ def main() -> None:
     command = "python scripts/train_evaluator.py " + shlex.join(sys.argv[1:])
     if args.ckpt is not None:  # trained separately: record the recipe, then this export
         command = f"cnngan-train experiment=evaluator_{args.data}; then {command}"
-    ckpt = args.ckpt
-    if ckpt is None:
-        run_dir = args.run_dir or REPO / "logs" / "evaluator" / args.data / time.strftime(
-            "%Y-%m-%d_%H-%M-%S"
-        )
-        ckpt = train(args.data, run_dir, args.overrides)
+    run_dir = args.run_dir or REPO / "logs" / "evaluator" / args.data / time.strftime(
+        "%Y-%m-%d_%H-%M-%S"
+    )
+    out = export_folder(args, run_dir)
+    ckpt = args.ckpt if args.ckpt is not None else train(args.data, run_dir, args.overrides)
     layers = args.layers or DEFAULT_LAYERS[args.data]
     min_acc = args.min_acc if args.min_acc is not None else MIN_ACC[args.data]
-    export(ckpt, args.data, layers, min_acc, args.out, command)
+    export(ckpt, args.data, layers, min_acc, out, command)
+    if not args.install:
+        print(f"exported to {out}; the shipped evaluator is unchanged (replace it: add --install)")
 
 
 if __name__ == "__main__":

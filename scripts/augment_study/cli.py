@@ -1,4 +1,4 @@
-"""Command line of scripts/augmentation_study.py: options, stages, summary."""
+"""Command line of scripts/augment_study: options, stages, summary."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def preset_text(plan: Plan) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="augmentation_study.py",
+        prog="augment_study",
         description="GAN data augmentation study (docs/augment_study.md). Without --full: the "
         f"reduced study ({preset_text(REDUCED)}).",
     )
@@ -98,7 +98,7 @@ def recorded_plan(out: Path, plan: Plan, args: argparse.Namespace) -> dict | Non
     changes = budget_changes(previous or {}, plan.to_dict())
     if changes:
         print(
-            f"augmentation_study.py: error: {out} holds runs made with other budgets "
+            f"augment_study: error: {out} holds runs made with other budgets "
             f"({'; '.join(changes)}): pass the same budgets to extend it, or another --out",
             file=sys.stderr,
         )
@@ -126,6 +126,6 @@ def main(argv: list[str] | None = None) -> int:
             failed = err
     summarize(out, recorded)
     if failed is not None:
-        print(f"augmentation_study.py: error: {failed}", file=sys.stderr)
+        print(f"augment_study: error: {failed}", file=sys.stderr)
         return 1
     return 0

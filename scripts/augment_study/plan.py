@@ -13,8 +13,7 @@ from pathlib import Path
 CONF = Path(__file__).resolve().parents[2] / "conf"
 BASELINE = "real"
 ALL = "all"
-# levers that read the k-classifier, and the one that needs the GAN trained on all images
-NEEDS_K_CLASSIFIER = ("filter_k", "gan_all", "pseudo_label")
+# the lever that needs the GAN trained on all images
 GAN_ALL = "gan_all"
 # levers that use the unlabelled training images: none are left at k = all (no cell there)
 USE_UNLABELLED = (GAN_ALL, "pseudo_label")

@@ -16,6 +16,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from cnngan.data.normalization import normalization_stats
 from cnngan.data.sources import ImageArrays
 from cnngan.data.transforms import BatchTransform
 
@@ -27,12 +28,9 @@ class Batches(Protocol):
 
 
 def plain_transform(data: DictConfig) -> BatchTransform:
-    """The data config's normalization, augmentation and memory layout (null normalize = 0.5)."""
-    channels = int(data.image_shape[0])
-    norm = data.normalize or {"mean": [0.5] * channels, "std": [0.5] * channels}
-    return BatchTransform(
-        norm["mean"], norm["std"], channels_last=bool(data.channels_last), **(data.augment or {})
-    )
+    """The data config's normalization, augmentation and memory layout."""
+    mean, std = normalization_stats(data.normalize, int(data.image_shape[0]))
+    return BatchTransform(mean, std, channels_last=bool(data.channels_last), **(data.augment or {}))
 
 
 class EpochBatches:

@@ -16,6 +16,7 @@ from bench.batches import load_arrays
 from bench.contenders import SEED
 from bench.timing import Seconds, clock, elapsed, sync
 from cnngan.core.device import resolve_device
+from cnngan.core.iterations import optimizer_steps_per_iteration
 
 
 class WindowTimer(L.Callback):
@@ -62,7 +63,8 @@ def cnngan_fit(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        max_steps=warmup + steps,  # GAN: iterations (the GAN module translates them)
+        max_steps=warmup + steps,  # GAN: iterations (translated for its optimizer steps)
+        optimizer_steps_per_iteration=optimizer_steps_per_iteration(model),
         max_epochs=-1,
         min_epochs=None,
         max_time=None,

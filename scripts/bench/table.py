@@ -18,11 +18,21 @@ def _num(value: float, digits: int = 0) -> str:
 
 
 def _ratio(summary: dict[str, Any]) -> str:
-    return (
-        f"**{summary['median']:.3f}** [{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]"
-        if summary.get("n")
-        else "-"
-    )
+    """The geometric mean over rounds and its 95% t-interval (older results: the median and its
+    order-statistics interval)."""
+    if not summary.get("n"):
+        return "-"
+    if "gmean" not in summary or summary["n"] < 2:
+        return f"**{summary['median']:.3f}** [{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]"
+    return f"**{summary['gmean']:.3f}** [{summary['t_low']:.3f}, {summary['t_high']:.3f}]"
+
+
+def _resolution(summary: dict[str, Any]) -> str:
+    """The interval's half-width, and whether it resolves +/-0.03."""
+    if "halfwidth" not in summary or summary.get("n", 0) < 2:
+        return "-"
+    verdict = "resolved" if summary["resolved"] else "not resolved"
+    return f"+/-{summary['halfwidth']:.3f}: {verdict}"
 
 
 def header(results: dict[str, Any]) -> str:
@@ -31,6 +41,13 @@ def header(results: dict[str, Any]) -> str:
     commit = (git.get("commit") or "unknown")[:10] + (
         " (+ local changes)" if git.get("dirty") else ""
     )
+    block = s.get("block", 0)
+    pairs = (
+        f"a cnngan/plain pair runs in one process in alternating blocks of {block} steps "
+        "(ABBA order), other pairs one run after the other"
+        if block
+        else "the two runs of a pair one after the other"
+    )
     return (
         f"Measured {results['date']} at commit {commit}: {m['cpu_model']}, "
         f"{m['usable_cores']} usable cores, GPU: {m.get('gpu') or 'none'}; CPU flags: {flags}; "
@@ -38,16 +55,31 @@ def header(results: dict[str, Any]) -> str:
         f"{m.get('lightning', '?')}; load average {m.get('load_avg_1min_at_start', '?')} at start, "
         f"{m.get('load_avg_1min_at_end', '?')} at end.\n"
         f"`{s['command']}`: {s['rounds']} rounds x {s['steps']} timed steps (+{s['warmup']} "
-        "warm-up) per run. A ratio is cnngan's speed over the other contender's within a "
-        "back-to-back pair; the table gives the median over rounds and its 95% confidence "
-        "interval (order statistics; a wider interval than +/-0.03 does not resolve 3%)."
+        f"warm-up) per contender and pair; {pairs}. A ratio is cnngan's speed over the other "
+        f"contender's within a pair, one per round; {_estimate(results)}"
+    )
+
+
+def _estimate(results: dict[str, Any]) -> str:
+    """What the ratio columns show: results before the t-interval gave medians."""
+    parts = results.get("tasks", {}).values()
+    if any("gmean" in c["wall"] for part in parts for c in part["comparisons"].values()):
+        return (
+            "the table gives their geometric mean and its 95% confidence interval (t-interval "
+            "of the mean log ratio) and says whether the interval's half-width is within "
+            "+/-0.03, the resolution the 3% goal needs."
+        )
+    return (
+        "the table gives their median and its 95% confidence interval (order statistics; a "
+        "wider interval than +/-0.03 does not resolve 3%)."
     )
 
 
 def comparisons_table(results: dict[str, Any]) -> str:
     rows = [
-        "| model | comparison | img/s (median) | x other, wall clock | x other, CPU time |",
-        "|---|---|---|---|---|",
+        "| model | comparison | img/s (median) | x other, wall clock | half-width, wall "
+        "| x other, CPU time |",
+        "|---|---|---|---|---|---|",
     ]
     for task, part in results.get("tasks", {}).items():
         contenders = part["contenders"]
@@ -56,7 +88,8 @@ def comparisons_table(results: dict[str, Any]) -> str:
             den = contenders[comp["denominator"]]["imgs_per_s"]["median"]
             rows.append(
                 f"| {task} | {comp['label']} (`{comp['numerator']}` / `{comp['denominator']}`) "
-                f"| {_num(num)} / {_num(den)} | {_ratio(comp['wall'])} | {_ratio(comp['cpu'])} |"
+                f"| {_num(num)} / {_num(den)} | {_ratio(comp['wall'])} "
+                f"| {_resolution(comp['wall'])} | {_ratio(comp['cpu'])} |"
             )
     return "\n".join(rows)
 
@@ -112,8 +145,40 @@ def extras(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def utilisation_table(utilisation: dict[str, Any]) -> str:
+    """Distance to the limit: each model's step in GFLOP/s against the measured peaks."""
+    peaks = utilisation["peaks"]
+    rows = [
+        "Distance to the limit: the training step's FLOPs (matmuls and convolutions, counted by "
+        "torch's FlopCounterMode over one real cnngan step; GAN: one iteration, D on real and "
+        "fake then G, per real image) times the images per second above, against the peak "
+        "measured in the same run. "
+        + "; ".join(
+            f"{name} peak: matmul {p['matmul_gflops']:,.0f} GFLOP/s ({p['matmul']}), "
+            f"convolution {p['conv_gflops']:,.0f} GFLOP/s ({p['conv']})"
+            for name, p in peaks.items()
+        )
+        + ".",
+        "",
+        "| model | contender | precision | MFLOP/image forward + backward | img/s (median) "
+        "| GFLOP/s | % of matmul peak | % of convolution peak |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, part in utilisation["tasks"].items():
+        f = part["flops"]
+        work = f"{f['forward_flops_per_image'] / 1e6:,.1f} + {f['backward_flops_per_image'] / 1e6:,.1f}"
+        rows += [
+            f"| {task} | `{r['contender']}` | {r['precision']} | {work} | {_num(r['imgs_per_s'])} "
+            f"| {r['gflops']:,.1f} | {r['utilisation_matmul']:.1%} | {r['utilisation_conv']:.1%} |"
+            for r in part["rows"]
+        ]
+    return "\n".join(rows)
+
+
 def render(results: dict[str, Any]) -> str:
     parts = [header(results), comparisons_table(results)]
+    if results.get("utilisation"):
+        parts.append(utilisation_table(results["utilisation"]))
     if results.get("gan_profile"):
         parts.append(profile_table(results["gan_profile"]))
     if extras(results):

@@ -1,11 +1,6 @@
-"""GAN evaluation: score a GAN checkpoint or a file/folder of samples with the metric suite, print a
-table and write metrics.json (flat scores + `protocol/<key>`).
-
-`cnngan-eval` hands GAN checkpoints and `samples_path=` here; it also runs on its own, with the
-same config (conf/eval.yaml, the metrics of conf/metrics/):
-
-    python -m cnngan.evaluate_gan ckpt_path=<GAN run>/checkpoints/last.ckpt
-    python -m cnngan.evaluate_gan samples_path=<folder of PNGs or .pt/.npy/.npz file>
+"""The GAN half of cnngan-eval (`cnngan.eval.evaluate` dispatches here): score a GAN checkpoint or
+a file/folder of samples with the metric suite of conf/metrics/, print a table and write
+metrics.json (flat scores + `protocol/<key>`).
 """
 
 from __future__ import annotations
@@ -18,32 +13,24 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from cnngan import config_dir
-from cnngan.checkpoints.model import model_from_checkpoint, stored_data_config
+from cnngan.checkpoints.model import stored_data_config
 from cnngan.core.device import resolve_device
 from cnngan.core.errors import UserError
 from cnngan.core.rank import log
 from cnngan.metrics.cas import classification_accuracy_score
 from cnngan.metrics.evaluator import read_metadata
 from cnngan.metrics.feature_nets import build_feature_net, evaluator_name
-from cnngan.metrics.samples import gan_sampler, load_samples, match_channels, reference_images
-from cnngan.metrics.suite import SCORE_KEYS, GanMetrics, score_images
+from cnngan.metrics.samples import (
+    gan_sampler,
+    load_samples,
+    match_channels,
+    reference_images,
+    reference_split,
+)
+from cnngan.metrics.suite import PER_CLASS_SUMMARY_KEYS, SCORE_KEYS, GanMetrics, score_images
+from cnngan.models import GAN
 from cnngan.run.instantiate import instantiate_list
 from cnngan.run.metrics_file import PROTOCOL_PREFIX, read_metrics, write_metrics
-
-
-def evaluate_gan(
-    cfg: DictConfig, model: Any = None, stored: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Score `samples_path` or the GAN of `ckpt_path` (`model`/`stored` when already loaded);
-    returns what metrics.json holds."""
-    if cfg.get("samples_path"):
-        return score_sample_files(cfg)
-    if model is None:
-        if not cfg.get("ckpt_path"):
-            raise UserError("pass ckpt_path=<GAN checkpoint> or samples_path=<images>")
-        model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
-    return score_checkpoint(cfg, model, stored)
 
 
 def build_suite(mcfg: DictConfig, dataset: str | None, device: torch.device) -> GanMetrics:
@@ -67,17 +54,19 @@ def protocol(mcfg: DictConfig, suite: GanMetrics, source: str, dataset: str | No
     }
 
 
-def score_checkpoint(cfg: DictConfig, model: Any, stored: dict[str, Any]) -> dict[str, Any]:
+def score_checkpoint(cfg: DictConfig, model: GAN, stored: dict[str, Any]) -> dict[str, Any]:
     """Score a GAN rebuilt from its checkpoint against the reference split of its own dataset."""
     started = time.perf_counter()
     mcfg, device = cfg.metrics, resolve_device(cfg.metrics.get("device", "auto"))
     data_cfg = stored_data_config(stored, cfg.paths.data_dir, cfg.get("data"))
     datamodule = hydra.utils.instantiate(data_cfg)
     suite = build_suite(mcfg, str(data_cfg.name), device)
-    real = reference_images(datamodule, mcfg.reference, mcfg.num_samples, mcfg.seed)
+    real, labels = reference_split(datamodule, mcfg.reference, mcfg.num_samples, mcfg.seed)
     model = model.to(device).eval()
     sample = gan_sampler(model, mcfg.use_ema, mcfg.seed, device)
-    scores = score_images(suite, real, sample, mcfg.num_samples, mcfg.batch_size, device)
+    # a conditional GAN is also scored per class (its samples have labels, balanced)
+    labels = labels if sample.conditional else None
+    scores = score_images(suite, real, sample, mcfg.num_samples, mcfg.batch_size, device, labels)
     measured = protocol(mcfg, suite, str(cfg.ckpt_path), str(data_cfg.name))
     measured["use_ema"] = bool(mcfg.use_ema)
     if mcfg.cas.enabled:
@@ -108,7 +97,7 @@ def score_sample_files(cfg: DictConfig) -> dict[str, Any]:
     return report(cfg, scores, measured, time.perf_counter() - started)
 
 
-def cas_scores(cfg: DictConfig, gan: Any, datamodule: Any, data_cfg: DictConfig) -> dict:
+def cas_scores(cfg: DictConfig, gan: GAN, datamodule: Any, data_cfg: DictConfig) -> dict:
     """CAS with the classifier of `metrics.cas.model`; its `metrics.cas.data` entries (shape,
     classes) are filled from the GAN's data config."""
     if not gan.hparams.get("conditional", False):
@@ -154,7 +143,8 @@ def print_table(result: dict[str, Any], measured: dict[str, Any]) -> None:
     table = Table(title="GAN metrics", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in [*SCORE_KEYS, *sorted(k for k in result if k.startswith("cas_"))]:
+    cas = sorted(k for k in result if k.startswith("cas_"))
+    for key in [*SCORE_KEYS, *PER_CLASS_SUMMARY_KEYS, *cas]:
         if result.get(key) is not None:
             table.add_row(key, f"{result[key]:.4f}")
     rich.print(table)
@@ -165,14 +155,3 @@ def print_table(result: dict[str, Any], measured: dict[str, Any]) -> None:
         f"{measured['reference']} n_real={measured['n_real']}, n_fake={measured['n_fake']}, "
         f"seed {measured['seed']}"
     )
-
-
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="eval")
-def main(cfg: DictConfig) -> None:
-    from cnngan.run.entry import run_entry
-
-    run_entry(cfg, evaluate_gan, command="cnngan-eval")
-
-
-if __name__ == "__main__":
-    main()

@@ -22,16 +22,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
-from cnngan.apps.gan_checkpoint import load_gan
 from cnngan.apps.inpaint.baselines import BASELINES
 from cnngan.apps.inpaint.inversion import InversionConfig, inpaint
 from cnngan.apps.inpaint.masks import MASKS, apply_mask, make_masks
 from cnngan.apps.inpaint.quality import masked_psnr, masked_ssim
 from cnngan.apps.inpaint.report import method_scores, results_table
-from cnngan.checkpoints.model import stored_data_config
+from cnngan.checkpoints.model import load_model, stored_data_config
 from cnngan.core.device import resolve_device
-from cnngan.core.errors import UserError
-from cnngan.core.image_io import image_files, image_grid, load_images, save_grid, to_unit
+from cnngan.core.errors import UserError, require_positive
+from cnngan.core.image_io import image_grid, read_image_input, save_grid, to_unit
 from cnngan.core.rank import log
 from cnngan.models import GAN
 from cnngan.run.metrics_file import write_metrics
@@ -57,8 +56,8 @@ def check_settings(cfg: DictConfig) -> Settings:
             f"baselines={list(cfg.baselines)}: choose among {', '.join(BASELINES)} (or [])"
         )
     for name in ("n", "grid_images"):
-        if cfg[name] is not None and int(cfg[name]) < 1:
-            raise UserError(f"{name}={cfg[name]} must be at least 1")
+        if cfg[name] is not None:
+            require_positive(name, cfg[name])
     try:
         for kind in masks:  # one tiny mask of each kind: the same checks as the real ones
             make_masks(kind, 1, (1, 4, 4), **cfg.mask_params)
@@ -76,18 +75,10 @@ def load_inputs(
         data = stored_data_config(stored, cfg.paths.data_dir)
         images, labels = hydra.utils.instantiate(data).split_images("test")
     else:
-        images, labels = read_image_input(cfg.input, image_shape), None
+        _, images = read_image_input(cfg.input, image_shape, resize=True)
+        labels = None
     n = len(images) if cfg.n is None else min(int(cfg.n), len(images))
     return images[:n], None if labels is None else labels[:n]
-
-
-def read_image_input(input_path: str, image_shape: tuple[int, int, int]) -> torch.Tensor:
-    """An image file or a folder of them, converted and resized to the GAN's image shape."""
-    channels, height, width = image_shape
-    try:
-        return load_images(image_files(input_path), channels, (height, width), resize=True)
-    except (FileNotFoundError, ValueError) as err:
-        raise UserError(f"input={input_path}: {err}") from err
 
 
 def complete_all(
@@ -159,7 +150,8 @@ def run_inpaint(cfg: DictConfig) -> dict[str, float]:
     settings = check_settings(cfg)
     out = Path(cfg.paths.output_dir)
     torch.manual_seed(int(cfg.seed))
-    model, stored = load_gan(cfg.ckpt_path, "cnngan-inpaint", resolve_device(cfg.device))
+    model, stored = load_model(cfg.ckpt_path, GAN, "cnngan-inpaint")
+    model = model.to(resolve_device(cfg.device))
     image_shape = tuple(int(s) for s in model.hparams.image_shape)
     images, labels = load_inputs(cfg, stored, image_shape)
     images01 = images.float() / 255

@@ -18,44 +18,21 @@ import torch
 from omegaconf import DictConfig
 
 from cnngan import config_dir
-from cnngan.checkpoints.files import CheckpointError
-from cnngan.checkpoints.model import model_from_checkpoint, stored_data_config
-from cnngan.core.errors import UserError
-from cnngan.core.image_io import image_files, load_images
+from cnngan.checkpoints.model import load_model, stored_data_config
+from cnngan.core.errors import require_positive
+from cnngan.core.image_io import read_image_input
 from cnngan.core.rank import log
 from cnngan.data.datamodule import ImageDataModule
 from cnngan.models import ImageClassifier
 
 
-def check_settings(cfg: DictConfig) -> None:
-    for name in ("top_k", "batch_size"):
-        if int(cfg[name]) < 1:
-            raise UserError(f"{name}={cfg[name]} must be at least 1")
-
-
 def load_classifier(cfg: DictConfig) -> tuple[ImageClassifier, ImageDataModule]:
     """The classifier in `cfg.ckpt_path` and its data module (shape, class names, normalization)."""
-    model, stored = model_from_checkpoint(cfg.ckpt_path, cfg.get("model"))
-    if not isinstance(model, ImageClassifier):
-        raise CheckpointError(
-            f"{cfg.ckpt_path} holds a model of class {type(model).__name__}, not a classifier; cnngan-predict "
-            "needs the checkpoint of a classifier run (cnngan-train, e.g. model=cnn)"
-        )
+    model, stored = load_model(
+        cfg.ckpt_path, ImageClassifier, "cnngan-predict", overrides=cfg.get("model")
+    )
     datamodule = hydra.utils.instantiate(stored_data_config(stored, cfg.paths.data_dir))
     return model, datamodule
-
-
-def read_inputs(
-    input_path: str, image_shape: tuple[int, int, int], resize: bool
-) -> tuple[list[Path], torch.Tensor]:
-    """The image files at `input_path` as one uint8 batch of the model's shape: gray/RGB are
-    converted to the model's channels; another size is resized with resize=true, else refused."""
-    channels, height, width = image_shape
-    try:
-        files = image_files(input_path)
-        return files, load_images(files, channels, (height, width), resize)
-    except (FileNotFoundError, ValueError) as err:
-        raise UserError(f"input={input_path}: {err}") from err
 
 
 def top_classes(probs: torch.Tensor, k: int, names: list[str]) -> list[dict[str, Any]]:
@@ -81,15 +58,15 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
 
 def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     """One row per image file: its path and its top_k classes with probabilities."""
-    check_settings(cfg)
+    top_k, batch_size = (require_positive(name, cfg[name]) for name in ("top_k", "batch_size"))
     model, datamodule = load_classifier(cfg)
-    files, images = read_inputs(cfg.input, datamodule.image_shape, cfg.resize)
+    files, images = read_image_input(cfg.input, datamodule.image_shape, cfg.resize)
     rows = []
     with torch.inference_mode():
-        for start in range(0, len(files), cfg.batch_size):
-            x = datamodule.transform(images[start : start + cfg.batch_size])
-            top = top_classes(model(x).softmax(dim=1), cfg.top_k, datamodule.class_names)
-            batch_files = files[start : start + cfg.batch_size]
+        for start in range(0, len(files), batch_size):
+            x = datamodule.transform(images[start : start + batch_size])
+            top = top_classes(model(x).softmax(dim=1), top_k, datamodule.class_names)
+            batch_files = files[start : start + batch_size]
             rows += [{"file": str(f), **row} for f, row in zip(batch_files, top, strict=True)]
     out = write_csv(rows, Path(cfg.paths.output_dir) / "predictions.csv")
     for row in rows:

@@ -2,6 +2,8 @@
 
     cnngan-sample ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt n=100
     cnngan-sample ckpt_path=... n=64 labels=7             # a conditional GAN: class 7 only
+    cnngan-sample ckpt_path=... per_class=8               # 8 images of every class, a row each
+    cnngan-sample ckpt_path=... truncation=0.5            # the truncation trick: less variety
     cnngan-sample ckpt_path=... interpolate=true          # also a latent interpolation grid
 
 Writes into the run dir (logs/sample/runs/<timestamp>/, or out_dir=...):
@@ -11,6 +13,11 @@ Writes into the run dir (logs/sample/runs/<timestamp>/, or out_dir=...):
   interpolation.png  with interpolate=true: each row walks from one latent vector to another
                      (spherical interpolation; a conditional GAN keeps one class per row)
 The EMA generator is used when the checkpoint has one (use_ema=false for the trained one).
+
+truncation=t is the truncation trick of BigGAN (Brock et al. 2019) for the Gaussian latent: every
+component of z is drawn from the standard normal truncated to [-t, t] (the same distribution as
+redrawing each component with |z_i| > t until it is not). Smaller t trades variety for typical,
+cleaner images; t = 2 or more changes little; null = off (plain N(0, I)).
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ import torch
 from omegaconf import DictConfig
 
 from cnngan import config_dir
-from cnngan.apps.gan_checkpoint import load_gan
+from cnngan.checkpoints.model import load_model
 from cnngan.core.device import resolve_device
-from cnngan.core.errors import UserError
-from cnngan.core.image_io import image_grid, save_grid, to_uint8
+from cnngan.core.errors import BadInputError, require_positive
+from cnngan.core.image_io import grid_layout, image_grid, row_labels, save_grid, to_uint8
+from cnngan.models import GAN
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -43,48 +51,94 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     ]
 
 
-class SampleRequestError(UserError, ValueError):
-    """A request the GAN cannot serve (n, labels, grid sizes): a user error and a bad value."""
-
-
-def parse_labels(labels: Any, n: int, num_classes: int) -> torch.Tensor | None:
-    """labels=null -> balanced/none; an int -> that class for all n; a list -> repeated to n."""
-    if labels is None:
-        return None
+def class_list(labels: Any, num_classes: int) -> list[int]:
+    """labels=<int> -> [that class]; labels=<list> -> the list; checked against num_classes."""
     try:
         values = [int(labels)] if isinstance(labels, int | str) else [int(v) for v in labels]
     except (TypeError, ValueError):
         values = []
     if not values or any(not 0 <= v < num_classes for v in values):
-        raise SampleRequestError(
+        raise BadInputError(
             f"labels={labels} must be class indices in [0, {num_classes - 1}]: one (labels=3) "
             "or a list (labels=[0,5])"
         )
+    return values
+
+
+def parse_labels(labels: Any, n: int, num_classes: int) -> torch.Tensor:
+    """labels=<int> -> that class for all n; labels=<list> -> the list repeated to n."""
+    values = class_list(labels, num_classes)
     return torch.tensor(values * math.ceil(n / len(values)))[:n]
+
+
+def latent_noise(
+    n: int, dim: int, generator: torch.Generator, truncation: float | None = None
+) -> torch.Tensor:
+    """(n, dim) standard normal latents; with `truncation` t, each component from the standard
+    normal truncated to [-t, t], drawn exactly by inverting its CDF (no rejection loop)."""
+    if truncation is None:
+        return torch.randn(n, dim, generator=generator)
+    u = torch.rand(n, dim, generator=generator, dtype=torch.float64)
+    t = torch.tensor(float(truncation), dtype=torch.float64)
+    low, high = torch.special.ndtr(-t), torch.special.ndtr(t)
+    return torch.special.ndtri(low + u * (high - low)).clamp(-t, t).float()
+
+
+def check_truncation(truncation: Any) -> float | None:
+    """truncation=null (off) or a number above 0."""
+    if truncation is None:
+        return None
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value > 0:  # also NaN
+        raise BadInputError(
+            f"truncation={truncation} must be a number above 0: latent components are kept in "
+            "[-truncation, truncation] (e.g. truncation=0.5; smaller = less variety), or "
+            "truncation=null for none"
+        )
+    return value
 
 
 def check_counts(cfg: DictConfig) -> None:
     """Fail before loading anything on counts that cannot make an image."""
     names = ["n", "batch_size"] + (["interp_rows", "interp_steps"] if cfg.interpolate else [])
-    if cfg.nrow is not None:
-        names.append("nrow")
-    for name in names:
-        if int(cfg[name]) < 1:
-            raise SampleRequestError(f"{name}={cfg[name]} must be at least 1")
+    optional = [name for name in ("nrow", "per_class") if cfg.get(name) is not None]
+    for name in names + optional:
+        require_positive(name, cfg[name])
 
 
-def sample_labels(cfg: DictConfig, hp: Any, n: int) -> torch.Tensor | None:
-    """The class of every sample: cfg.labels, or one class per row for a conditional GAN."""
-    if not hp.conditional:
-        if cfg.labels is not None:
-            raise SampleRequestError(
-                f"labels={cfg.labels} needs a conditional GAN, and {cfg.ckpt_path} holds an "
-                "unconditional one; drop labels=... (or sample from a conditional GAN)"
+def check_labels_fit(cfg: DictConfig, conditional: bool) -> None:
+    """labels=... and per_class=... ask for classes, which only a conditional GAN has."""
+    for name in ("labels", "per_class"):
+        if cfg.get(name) is not None and not conditional:
+            raise BadInputError(
+                f"{name}={cfg[name]} needs a conditional GAN, and {cfg.ckpt_path} holds an "
+                f"unconditional one; drop {name}=... (or sample from a conditional GAN)"
             )
-        return None
-    if cfg.labels is not None:
-        return parse_labels(cfg.labels, n, hp.num_classes)
-    return torch.arange(n) // (cfg.nrow or hp.num_classes) % hp.num_classes
+
+
+def sample_layout(cfg: DictConfig, hp: Any) -> tuple[int, int, torch.Tensor | None]:
+    """(number of images, images per grid row, their labels or None) of the request.
+
+    per_class=k: k images of every class (of `labels`, else all), one row per class; otherwise
+    n images, one class per row for a conditional GAN (`grid_layout`), or the classes of
+    `labels` repeated.
+    """
+    num_classes = int(hp.num_classes) if hp.conditional else None
+    if cfg.get("per_class") is not None and num_classes is not None:
+        per_class = int(cfg.per_class)
+        classes = (
+            class_list(cfg.labels, num_classes) if cfg.labels is not None else range(num_classes)
+        )
+        labels = torch.tensor(list(classes)).repeat_interleave(per_class)
+        return len(labels), per_class, labels
+    n = int(cfg.n)
+    nrow, labels = grid_layout(n, cfg.nrow, num_classes)
+    if cfg.labels is not None and num_classes is not None:
+        labels = parse_labels(cfg.labels, n, num_classes)
+    return n, nrow, labels
 
 
 def sample(cfg: DictConfig) -> dict[str, Path]:
@@ -92,46 +146,53 @@ def sample(cfg: DictConfig) -> dict[str, Path]:
     from cnngan.core.rank import log
 
     check_counts(cfg)
-    gan, _ = load_gan(cfg.ckpt_path, "cnngan-sample", resolve_device(cfg.device))
-    hp, n = gan.hparams, int(cfg.n)
+    truncation = check_truncation(cfg.get("truncation"))
+    gan, _ = load_model(cfg.ckpt_path, GAN, "cnngan-sample")
+    gan = gan.to(resolve_device(cfg.device))
+    hp = gan.hparams
+    check_labels_fit(cfg, bool(hp.conditional))
     use_ema = bool(cfg.use_ema) and gan.has_ema
     if cfg.use_ema and not gan.has_ema:
         log.info("the checkpoint has no EMA generator; sampling with the trained generator")
-    labels = sample_labels(cfg, hp, n)
-    z = torch.randn(n, hp.latent_dim, generator=torch.Generator().manual_seed(int(cfg.seed)))
+    n, nrow, labels = sample_layout(cfg, hp)
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    z = latent_noise(n, hp.latent_dim, generator, truncation)
     images = gan.decode(z, labels, use_ema, batch_size=int(cfg.batch_size)).cpu()
     out_dir = Path(cfg.out_dir)
-    nrow = cfg.nrow or (hp.num_classes if hp.conditional else max(1, round(math.sqrt(n))))
     paths = {"grid": save_grid(image_grid(images, nrow, "symmetric"), out_dir / "samples.png")}
     payload: dict[str, Any] = {
         "images": to_uint8(images, "symmetric"),
         "ckpt_path": str(cfg.ckpt_path),
         "use_ema": use_ema,
         "seed": int(cfg.seed),
+        "truncation": truncation,
     }
     if labels is not None:
         payload["labels"] = labels.long()
     paths["tensor"] = out_dir / "samples.pt"
     torch.save(payload, paths["tensor"])
     if cfg.interpolate:
-        paths["interpolation"] = interpolation_grid(gan, cfg, use_ema, out_dir)
+        paths["interpolation"] = interpolation_grid(gan, cfg, use_ema, out_dir, truncation)
     for name, path in paths.items():
         log.info("%s: %s", name, path)
     return paths
 
 
-def interpolation_grid(gan: Any, cfg: DictConfig, use_ema: bool, out_dir: Path) -> Path:
+def interpolation_grid(
+    gan: GAN, cfg: DictConfig, use_ema: bool, out_dir: Path, truncation: float | None = None
+) -> Path:
+    """interp_rows walks of interp_steps images, one per row; one class per row (labels=...:
+    those classes) for a conditional GAN. Both ends of a walk are truncated like the samples."""
     hp = gan.hparams
     rows, steps = int(cfg.interp_rows), int(cfg.interp_steps)
     generator = torch.Generator().manual_seed(int(cfg.seed) + 1)
-    ends = torch.randn(2, rows, hp.latent_dim, generator=generator)
+    ends = latent_noise(2 * rows, hp.latent_dim, generator, truncation).view(2, rows, -1)
     z = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)).reshape(rows * steps, hp.latent_dim)
     labels = None
     if hp.conditional:
-        row_labels = torch.arange(rows) % hp.num_classes
+        labels = row_labels(rows * steps, steps, int(hp.num_classes))
         if cfg.labels is not None:
-            row_labels = parse_labels(cfg.labels, rows, hp.num_classes)
-        labels = row_labels.repeat_interleave(steps)
+            labels = parse_labels(cfg.labels, rows, hp.num_classes).repeat_interleave(steps)
     images = gan.decode(z, labels, use_ema).cpu()
     return save_grid(image_grid(images, steps, "symmetric"), out_dir / "interpolation.png")
 

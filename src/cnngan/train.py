@@ -15,8 +15,10 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
+from cnngan.checkpoints.preemption import RequeueOnSignal
 from cnngan.checkpoints.requeue import resume_checkpoint
 from cnngan.checkpoints.store import StoreConfigInCheckpoint
+from cnngan.core.iterations import optimizer_steps_per_iteration
 from cnngan.core.rank import log
 from cnngan.run.entry import in_multirun, print_summary, run_entry
 from cnngan.run.instantiate import instantiate_list
@@ -34,10 +36,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info("Instantiating model <%s>", cfg.model._target_)
     model = hydra.utils.instantiate(cfg.model)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    callbacks = instantiate_list(cfg.get("callbacks")) + [StoreConfigInCheckpoint(resolved)]
+    callbacks = instantiate_list(cfg.get("callbacks"))
+    # RequeueOnSignal acts only in SLURM jobs: checkpoint before a time limit or a preemption
+    callbacks += [StoreConfigInCheckpoint(resolved), RequeueOnSignal()]
     loggers = instantiate_list(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        optimizer_steps_per_iteration=optimizer_steps_per_iteration(model),  # max_steps: batches
     )
     for logger in loggers:
         logger.log_hyperparams(_loggable_config(resolved))

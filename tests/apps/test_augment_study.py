@@ -1,10 +1,11 @@
-"""scripts/augmentation_study.py without training: the plan's cells and stages, resuming only what
+"""scripts/augment_study without training: the plan's cells and stages, resuming only what
 is missing, and the table's pairing and interval math on run folders written as runs write them
 (the real config composition, save_resolved_config, write_metrics)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,6 +71,30 @@ def test_dry_run_plans_multiruns_and_a_finished_cell_is_not_run_again(tmp_path: 
     stages = all_stages(plan, tmp_path)
     left = [run for stage in stages if stage.name.startswith("classifiers") for run in stage.runs]
     assert len(left) == 2 * 2 * 2 - 1 and cell_dir(tmp_path, "10", "real", 1) not in left
+
+
+def test_the_study_runs_as_python_scripts_augment_study(tmp_path: Path) -> None:
+    """The documented command line (`make augment-study`) from another folder: the package runs
+    as a program and finds its own modules and run_logged."""
+    out = tmp_path / "study"
+    args = ["--dry-run", "--k", "10", "--seeds", "1", "--levers", "ratio_1", "--out", str(out)]
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "augment_study"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "hparams_search=augment_grid" in (out / "commands.txt").read_text()
+    bad = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "augment_study"), "--k", "ten"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "augment_study: error: argument --k" in bad.stderr
 
 
 def test_a_bad_k_on_the_command_line_is_one_line(capsys) -> None:

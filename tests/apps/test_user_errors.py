@@ -64,12 +64,12 @@ CASES = {
     "predict_gan_checkpoint": (
         "cnngan-predict",
         ["ckpt_path={gan}", "input={big}"],
-        r"holds a model of class GAN, not a classifier",
+        r"is a GAN checkpoint; cnngan-predict needs a classifier checkpoint",
     ),
     "sample_classifier_checkpoint": (
         "cnngan-sample",
         ["ckpt_path={classifier}"],
-        r"not a GAN; cnngan-sample needs the checkpoint of a GAN run",
+        r"is a classifier checkpoint; cnngan-sample needs a GAN checkpoint: pass",
     ),
     "sample_n_zero": ("cnngan-sample", ["ckpt_path={gan}", "n=0"], r"n=0 must be at least 1"),
     "sample_labels_unconditional": (
@@ -80,7 +80,7 @@ CASES = {
     "inpaint_classifier_checkpoint": (
         "cnngan-inpaint",
         ["ckpt_path={classifier}"],
-        r"not a GAN; cnngan-inpaint needs the checkpoint of a GAN run",
+        r"is a classifier checkpoint; cnngan-inpaint needs a GAN checkpoint: pass",
     ),
     "inpaint_empty_folder": (
         "cnngan-inpaint",

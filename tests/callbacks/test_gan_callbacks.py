@@ -18,6 +18,7 @@ from cnngan.callbacks.nan_guard import (
     training_values,
 )
 from cnngan.callbacks.sample_grid import SampleGrid
+from cnngan.core.iterations import optimizer_steps_per_iteration
 from cnngan.run.instantiate import instantiate_list
 from cnngan.sample import sample, slerp
 from cnngan.train import train
@@ -195,7 +196,11 @@ def test_nan_guard_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path: Pa
     poison = PoisonD(at_batch=4)  # the second batch of the second epoch (2 batches per epoch)
     callbacks = instantiate_list(cfg.callbacks) + [poison]
     trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=False, enable_progress_bar=False
+        cfg.trainer,
+        optimizer_steps_per_iteration=optimizer_steps_per_iteration(model),
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=False,
     )
     with pytest.raises(
         NonFiniteLossError,

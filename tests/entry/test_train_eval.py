@@ -23,14 +23,35 @@ DIGITS_QUICK = [
 ]
 
 
+# a short real training: 40 batches of 32 (1,280 of the 55,000 training images), one epoch, the
+# OneCycle schedule over those 40 steps; scored on 500 test images
+FASHION_SHORT = [
+    "trainer.accelerator=cpu",
+    "trainer.max_epochs=1",
+    "data.batch_size=32",
+    "data.eval_batch_size=500",
+    "+trainer.limit_train_batches=40",
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=1",
+    "trainer.num_sanity_val_steps=0",
+    "logger=csv",
+    "callbacks.rich_progress_bar=null",
+]
+# chance is 0.1; after the short training above the CNN scored 0.736 and the ResNet 0.624 (seed
+# 42; seeds 1 and 2: 0.72-0.73 and 0.62-0.68): a model that does not learn, or learns from wrongly
+# decoded images or labels, stays far below this floor
+FASHION_SHORT_FLOOR = 0.4
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("require_fashion_mnist")
 @pytest.mark.parametrize("model", ["cnn", "resnet"])
-def test_fast_dev_run_on_fashion_mnist(make_cfg, model: str) -> None:
-    cfg = make_cfg("train", [f"model={model}", "debug=fdr"])
+def test_short_training_on_fashion_mnist_beats_chance(make_cfg, model: str) -> None:
+    cfg = make_cfg("train", [f"model={model}", *FASHION_SHORT])
     metrics = train(cfg)
-    correct = metrics["test/acc"] * cfg.data.eval_batch_size  # fast_dev_run tests one batch
+    correct = metrics["test/acc"] * 500  # a fraction of the 500 test images scored
     assert abs(correct - round(correct)) < 1e-3, metrics["test/acc"]
+    assert metrics["test/acc"] > FASHION_SHORT_FLOOR, metrics
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
-"""Real faults for the tests: small or read-only tmpfs mounts (root only; skipped elsewhere)."""
+"""Real faults for the tests: small or read-only tmpfs mounts (root only; skipped elsewhere, a
+failure under CI=true)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import skip_or_fail
 
 
 @pytest.fixture
@@ -15,8 +19,10 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     mounted: list[Path] = []
 
     def _mount(size: str = "1m", read_only: bool = False) -> Path:
+        if shutil.which("mount") is None:
+            skip_or_fail("cannot mount a tmpfs here: no `mount` command")
         target = tmp_path / f"mnt{len(mounted)}"
-        target.mkdir()
+        target.mkdir(exist_ok=True)  # left empty by a mount that failed
         options = f"size={size}" + (",ro" if read_only else "")
         result = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
@@ -24,7 +30,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
             text=True,
         )
         if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+            skip_or_fail(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
         mounted.append(target)
         return target
 

@@ -4,6 +4,7 @@ training state of two checkpoints bit for bit."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -45,6 +46,19 @@ TINY_GAN = [
 ]
 
 
+# the seed of the step at which the resume tests kill a run: fixed, so that a failure reproduces;
+# set it to try other steps (the step and the seed are printed with the test's output)
+KILL_SEED_VAR = "CNNGAN_KILL_SEED"
+
+
+def kill_step(low: int, high: int) -> int:
+    """A step in [low, high] drawn from $CNNGAN_KILL_SEED (default 0), printed with its seed."""
+    seed = int(os.environ.get(KILL_SEED_VAR, "0"))
+    step = random.Random(seed).randint(low, high)
+    print(f"kill step {step} of [{low}, {high}] ({KILL_SEED_VAR}={seed} reproduces it)")
+    return step
+
+
 def env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
 
@@ -81,10 +95,11 @@ def output(proc: subprocess.Popen) -> str:
 
 
 def saved_step(ckpt: Path) -> int:
-    """global_step in `ckpt`, or -1 while there is none (written atomically: never half a file)."""
+    """global_step in `ckpt`, or -1 while there is none. Checkpoints are written atomically (temp
+    file + rename), so a file that exists is complete: one that does not load fails the test."""
     try:
         return int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
-    except (FileNotFoundError, EOFError, RuntimeError):
+    except FileNotFoundError:
         return -1
 
 

@@ -49,6 +49,21 @@ def test_sigkill_during_a_write_leaves_the_previous_checkpoint(tmp_path: Path) -
     assert torch.load(target, weights_only=True)["global_step"] == 3
 
 
+def test_the_fault_tests_read_a_half_written_checkpoint_as_a_failure(tmp_path: Path) -> None:
+    """The kill tests poll `last.ckpt` while a run writes it: a missing file is "not yet", but a
+    file that exists and does not load is a broken atomic write, and must fail the test."""
+    whole = tmp_path / "last.ckpt"
+    assert saved_step(whole) == -1
+    AtomicCheckpointIO().save_checkpoint(small_checkpoint(5), whole)
+    assert saved_step(whole) == 5
+    data = whole.read_bytes()
+    for kept in (len(data) // 10, len(data) // 2, len(data) - 10):
+        half = tmp_path / f"half_{kept}.ckpt"
+        half.write_bytes(data[:kept])
+        with pytest.raises((RuntimeError, OSError)):  # torch's zip reader: either, by where
+            saved_step(half)
+
+
 def test_a_full_disk_is_one_named_error_and_keeps_the_old_file(tmpfs) -> None:
     folder = tmpfs(size="64k")
     target = folder / "last.ckpt"

@@ -5,7 +5,6 @@ other one exit with an error within a bounded time instead of hanging."""
 from __future__ import annotations
 
 import os
-import random
 import signal
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.faults.runs import (
     TINY_GAN,
     assert_same_training_state,
     kill_at_step,
+    kill_step,
     output,
     saved_step,
     start,
@@ -30,7 +30,7 @@ GAN_DDP = [*TINY_GAN, "trainer=ddp_cpu", "trainer.devices=2", "trainer.max_steps
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_ddp_gan_killed_mid_epoch_resumes_bitwise(tmp_path: Path) -> None:
-    iteration = random.randint(BATCHES_PER_EPOCH + 4, 52)  # inside epoch 2
+    iteration = kill_step(BATCHES_PER_EPOCH + 4, 52)  # inside epoch 2
     full = train(GAN_DDP, tmp_path / "full")
     killed = tmp_path / "killed"
     newest = killed / "checkpoints" / "last.ckpt"

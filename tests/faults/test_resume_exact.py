@@ -1,10 +1,10 @@
-"""Exact resume from any step: a real run SIGKILLed at a random step inside an epoch, resumed from
-its newest checkpoint, ends with the same weights and optimizer states, bit for bit, as a run that
-was never interrupted (classifier and GAN, one process)."""
+"""Exact resume from any step: a real run SIGKILLed at a random step inside an epoch (drawn from
+$CNNGAN_KILL_SEED, printed), resumed from its newest checkpoint, ends with the same weights and
+optimizer states, bit for bit, as a run that was never interrupted (classifier and GAN, one
+process)."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from tests.faults.runs import (
     TINY_GAN,
     assert_same_training_state,
     kill_at_step,
+    kill_step,
     start,
     train,
 )
@@ -47,7 +48,7 @@ def kill_and_resume(args: list[str], tmp_path: Path, kill_step: int) -> tuple[Pa
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_classifier_killed_mid_epoch_resumes_bitwise(tmp_path: Path) -> None:
-    step = random.randint(BATCHES_PER_EPOCH + 10, 2 * BATCHES_PER_EPOCH - 20)  # inside epoch 2
+    step = kill_step(BATCHES_PER_EPOCH + 10, 2 * BATCHES_PER_EPOCH - 20)  # inside epoch 2
     full = train(CLASSIFIER, tmp_path / "full")
     resumed, saved = kill_and_resume(CLASSIFIER, tmp_path, step)
     assert saved % BATCHES_PER_EPOCH != 0, f"killed at an epoch boundary (step {saved})"
@@ -57,7 +58,7 @@ def test_classifier_killed_mid_epoch_resumes_bitwise(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_gan_killed_mid_epoch_resumes_bitwise(tmp_path: Path) -> None:
-    iteration = random.randint(BATCHES_PER_EPOCH + 5, 110)  # inside epoch 2 (optimizer steps: x2)
+    iteration = kill_step(BATCHES_PER_EPOCH + 5, 110)  # inside epoch 2 (optimizer steps: x2)
     full = train(GAN, tmp_path / "full")
     resumed, saved = kill_and_resume(GAN, tmp_path, 2 * iteration)
     assert (saved // 2) % BATCHES_PER_EPOCH != 0, f"killed at an epoch boundary ({saved // 2})"

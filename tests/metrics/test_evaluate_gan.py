@@ -1,4 +1,4 @@
-"""cnngan-eval's GAN path (cnngan.evaluate_gan) end to end on the 8x8 digits, with a small digits
+"""cnngan-eval's GAN path (cnngan.evaluate_gan, through cnngan.eval.evaluate) end to end on the 8x8 digits, with a small digits
 evaluator trained for the test: the legacy GAN checkpoint, sample files, CAS, and the messages."""
 
 from __future__ import annotations
@@ -10,17 +10,25 @@ import torch
 
 from cnngan.data.sources import load_digits
 from cnngan.eval import evaluate
-from cnngan.evaluate_gan import evaluate_gan
 from cnngan.metrics.evaluator import EvaluatorError, sha256_file
 from cnngan.metrics.suite import SCORE_KEYS
 from cnngan.run.entry import run_entry
-from cnngan.run.metrics_file import protocol_of, read_metrics
+from cnngan.run.metrics_file import PROTOCOL_PREFIX, read_metrics
 from cnngan.train import train
 from tests.callbacks.test_gan_callbacks import TINY
 from tests.conftest import REPO_ROOT, compose_config
 from tests.metrics.digits_evaluator import write_digits_evaluator
 
 LEGACY_GAN = REPO_ROOT / "tests" / "fixtures" / "legacy" / "gan_dcgan_digits.ckpt"
+
+
+def protocol_of(metrics: dict) -> dict:
+    """The `protocol/<key>` entries of a metrics.json, without the prefix."""
+    return {
+        k.removeprefix(PROTOCOL_PREFIX): v
+        for k, v in metrics.items()
+        if k.startswith(PROTOCOL_PREFIX)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +70,7 @@ def test_eval_scores_the_legacy_gan_checkpoint(digits_evaluator: Path, make_cfg)
         [f"samples_path={Path(cfg.paths.output_dir) / 'real.pt'}", *small_suite(digits_evaluator)],
         subdir="real",
     )
-    floor = evaluate_gan(files)
+    floor = evaluate(files)
     assert floor["fid"] < 0.2 * result["fid"]
     assert floor["recall"] > result["recall"] and floor["modes_covered"] == 10
 
@@ -77,13 +85,14 @@ def test_suite_settings_come_from_the_metrics_config(digits_evaluator: Path, mak
 
 
 def test_a_missing_evaluator_is_a_user_error_naming_the_fix(make_cfg, capsys) -> None:
-    cfg = make_cfg("eval", [f"ckpt_path={LEGACY_GAN}", "metrics.device=cpu"])
-    with pytest.raises(EvaluatorError, match="make evaluator"):  # no digits evaluator ships
+    overrides = [f"ckpt_path={LEGACY_GAN}", "metrics.device=cpu", "metrics.evaluator=mnist"]
+    cfg = make_cfg("eval", overrides)
+    with pytest.raises(EvaluatorError, match="make evaluator"):  # no mnist evaluator ships
         evaluate(cfg)
     with pytest.raises(SystemExit) as exit_info:
         run_entry(cfg, evaluate, command="cnngan-eval")
     assert exit_info.value.code == 2
-    assert "cnngan-eval: error: no evaluator 'digits'" in capsys.readouterr().err
+    assert "cnngan-eval: error: no evaluator 'mnist'" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import lightning as L
 import pytest
 import torch
 
+from cnngan.core.iterations import optimizer_steps_per_iteration
 from cnngan.models import GAN
 
 # small nets on the bundled 8x8 digits: every run here takes a second or two
@@ -36,7 +37,7 @@ class StepSpy(L.Callback):
         return {k: [p.detach().clone() for p in net.parameters()] for k, net in nets.items()}
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        which = "g" if optimizer is pl_module.optimizers()[0].optimizer else "d"
+        which = "g" if optimizer is trainer.optimizers[0] else "d"
         has_grad = {
             k: any(p.grad is not None for p in net.parameters())
             for k, net in (("g", pl_module.generator), ("d", pl_module.discriminator))
@@ -56,6 +57,7 @@ def build(
     model = hydra.utils.instantiate(cfg.model)
     trainer = hydra.utils.instantiate(
         cfg.trainer,
+        optimizer_steps_per_iteration=optimizer_steps_per_iteration(model),
         callbacks=callbacks,
         logger=False,
         enable_checkpointing=False,
@@ -279,7 +281,7 @@ def test_generate_interface(make_cfg) -> None:
     assert not torch.allclose(images, plain)
     z = torch.randn(25, 100, generator=torch.Generator().manual_seed(0))
     assert torch.equal(images, model.decode(z))  # generate = decode(the same noise)
-    assert torch.equal(model.sample_labels(25), torch.arange(25) % 10)  # balanced by default
+    assert torch.equal(model.generator_labels(25), torch.arange(25) % 10)  # balanced by default
     three = model.generate(
         4, labels=torch.full((4,), 3), generator=torch.Generator().manual_seed(0)
     )
@@ -326,7 +328,7 @@ def test_real_images_outside_minus_one_one_are_refused(make_cfg) -> None:
     trainer, model, dm = build(
         make_cfg, ["trainer.max_steps=1", "data.normalize={mean:[0.3],std:[0.38]}"], []
     )
-    with pytest.raises(ValueError, match="normalize the data with mean = std = 0.5"):
+    with pytest.raises(ValueError, match="set data.normalize=minus_one_one"):
         trainer.fit(model, datamodule=dm)
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from cnngan.models.gan.diffaugment import DiffAugment, rand_cutout, rand_translation
-from cnngan.models.gan.regularizers import gradient_penalty, r1_penalty
+from cnngan.models.gan.regularizers import gradient_penalty, r1_penalty, regularized_d_loss
 
 
 def linear_critic(weight: torch.Tensor) -> nn.Module:
@@ -36,6 +36,42 @@ def test_gradient_penalty_of_a_linear_critic() -> None:
     assert float(gradient_penalty(lambda x: unit(x).squeeze(1), real, fake)) == pytest.approx(
         0.0, abs=1e-10
     )
+
+
+def mean_gap(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """A stand-in D loss with a known value: mean fake output minus mean real output."""
+    return fake_out.mean() - real_out.mean()
+
+
+def test_regularized_loss_prepares_the_real_input_for_r1_itself() -> None:
+    """The caller passes real images as they come (no requires_grad): R1 of D(x) = <w, x> is
+    ||w||^2 = 25, added as gamma / 2 * 25; the caller's tensor is left as it was."""
+    critic = linear_critic(torch.tensor([3.0, 4.0, 0.0, 0.0]))
+    real, fake = torch.randn(5, 1, 2, 2), torch.randn(5, 1, 2, 2)
+    d = regularized_d_loss(
+        critic=lambda x: critic(x).squeeze(1), real=real, fake=fake, loss=mean_gap, r1_gamma=2.0
+    )
+    base = float(mean_gap(critic(real).squeeze(1), critic(fake).squeeze(1)))
+    assert float(d.logs["r1"]) == pytest.approx(25.0)
+    assert float(d.total) == pytest.approx(base + 0.5 * 2.0 * 25.0, rel=1e-5)
+    assert float(d.logs["d_loss"]) == pytest.approx(base, rel=1e-5) and "gp" not in d.logs
+    assert not real.requires_grad and d.real_out.shape == d.fake_out.shape == (5,)
+    d.total.backward()  # R1 reaches D's weights: d(gamma / 2 ||w||^2)/dw = gamma * w
+    expected = (fake.mean(0) - real.mean(0)).flatten() + 2.0 * torch.tensor([3.0, 4.0, 0, 0])
+    assert torch.allclose(critic[1].weight.grad.flatten(), expected, atol=1e-5)
+
+
+def test_regularized_loss_adds_each_penalty_only_when_on() -> None:
+    critic = linear_critic(torch.tensor([3.0, 4.0, 0.0, 0.0]))
+    real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
+    kwargs = {"critic": lambda x: critic(x).squeeze(1), "real": real, "fake": fake}
+    plain = regularized_d_loss(**kwargs, loss=mean_gap)
+    assert set(plain.logs) == {"d_loss"} and torch.equal(plain.total, plain.logs["d_loss"])
+    gp = regularized_d_loss(**kwargs, loss=mean_gap, gp_weight=10.0)
+    assert set(gp.logs) == {"d_loss", "gp"} and float(gp.logs["gp"]) == pytest.approx(16.0)
+    assert float(gp.total - plain.total) == pytest.approx(160.0, rel=1e-5)
+    with pytest.raises(TypeError):
+        regularized_d_loss(kwargs["critic"], real, fake, mean_gap)  # keywords only
 
 
 def test_gradient_penalty_uses_points_between_real_and_fake() -> None:

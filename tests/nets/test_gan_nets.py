@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from cnngan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from cnngan.nets.conditional_norm import ClassConditionalBatchNorm2d
 from cnngan.nets.dcgan import dcgan_layout
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
@@ -142,3 +143,61 @@ def test_channels_last_gives_the_same_outputs() -> None:
     assert torch.allclose(g(z), x, atol=1e-5) and torch.allclose(
         d(x.contiguous(memory_format=torch.channels_last)), score, atol=1e-5
     )
+
+
+def test_class_conditional_batch_norm_is_batch_norm_with_a_gain_and_bias_per_class() -> None:
+    torch.manual_seed(0)
+    norm = ClassConditionalBatchNorm2d(4, num_classes=3).train()
+    with torch.no_grad():
+        norm.gain.weight.copy_(torch.rand(3, 4) + 0.5)
+        norm.bias.weight.copy_(torch.randn(3, 4))
+    x, labels = torch.randn(6, 4, 5, 5), torch.tensor([0, 1, 2, 2, 1, 0])
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    normalized = (x - mean) / torch.sqrt(var + norm.norm.eps)
+    gain = norm.gain.weight[labels][:, :, None, None]
+    bias = norm.bias.weight[labels][:, :, None, None]
+    assert torch.allclose(norm(x, labels), gain * normalized + bias, atol=1e-5)
+
+
+def test_conditional_norm_conditions_every_batch_norm_of_the_generator() -> None:
+    """With the label embedding of z silenced, only the class-conditional norms can tell the
+    classes apart: they do, and the plain conditional generator then cannot."""
+    torch.manual_seed(0)
+    shape = (1, 28, 28)
+    g = DCGANGenerator(16, shape, width=8, conditional=True, conditional_norm=True)
+    plain = DCGANGenerator(16, shape, width=8, conditional=True)
+    norms = [m for m in g.modules() if isinstance(m, ClassConditionalBatchNorm2d)]
+    assert len(norms) == 2 and not any(isinstance(m, nn.BatchNorm2d) for m in g.net)
+    for norm in norms:  # per-class gains as training would spread them
+        nn.init.normal_(norm.gain.weight, 1.0, 0.5)
+    z = torch.randn(1, 16).expand(10, 16)
+    for net in (g, plain):
+        nn.init.zeros_(net.embed.weight)
+        net(torch.randn(10, 16), torch.arange(10))  # running statistics of one batch
+        net.eval()
+    out = g(z, torch.arange(10)).flatten(1)
+    assert (out - out[:1]).abs().amax(1)[1:].min() > 1e-4  # every class differs
+    assert torch.equal(plain(z, torch.arange(10))[0], plain(z, torch.arange(10))[1])
+
+
+def test_conditional_norm_is_off_by_default_and_needs_labels() -> None:
+    """The default keeps the generator's layers (and so the keys of existing checkpoints)."""
+    g = DCGANGenerator(16, (1, 8, 8), width=8, conditional=True)
+    assert [k for k in g.state_dict() if k.startswith("net.0.")] == [
+        "net.0.weight",
+        "net.0.bias",
+        "net.0.running_mean",
+        "net.0.running_var",
+        "net.0.num_batches_tracked",
+    ]
+    with_norm = DCGANGenerator(16, (1, 8, 8), width=8, conditional=True, conditional_norm=True)
+    assert {k for k in with_norm.state_dict() if k.startswith("net.0.")} == {
+        "net.0.gain.weight",
+        "net.0.bias.weight",
+        "net.0.norm.running_mean",
+        "net.0.norm.running_var",
+        "net.0.norm.num_batches_tracked",
+    }
+    with pytest.raises(ValueError, match="conditional_norm=true needs a conditional generator"):
+        DCGANGenerator(16, (1, 8, 8), conditional_norm=True)

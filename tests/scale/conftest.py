@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, skip_or_fail
 
 # quiet, fast runs on the bundled 8x8 digits
 QUIET = [
@@ -104,49 +104,76 @@ def wandb_grid_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # ------------------------------------------------------------------------ a real SLURM cluster
 SLURM_SCRIPT = REPO_ROOT / "scripts" / "slurm_local.py"
+SLURM_NODES = 2
 
 
-def _free_port_pair() -> int:
-    """A port p such that p and p + 1 are free (slurmctld and slurmd of a private cluster)."""
+def _free_ports(count: int) -> int:
+    """A port p such that p .. p + count - 1 are free (slurmctld, then one slurmd per node)."""
     for _ in range(50):
         port = random.randrange(20000, 40000)
         try:
-            for candidate in (port, port + 1):
+            for candidate in range(port, port + count):
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", candidate))
         except OSError:
             continue
         return port
-    raise RuntimeError("no two consecutive free ports found")
-
-
-def _slurm_unavailable(reason: str) -> None:
-    """Skip with the reason; under CI=true a missing cluster is a failure instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"SLURM tests cannot run on CI: {reason}")
-    pytest.skip(f"SLURM cluster unavailable: {reason}")
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[Path]:
-    """A one-node SLURM cluster on this machine for the session; yields its slurm.conf.
+    """A two-node SLURM cluster on this machine for the session (nodes n1, n2: one slurmd each);
+    yields its slurm.conf. Skipped where it cannot start, a failure under CI=true.
 
     Started by scripts/slurm_local.py in a private folder with private ports (so it coexists with
     `make slurm-up`), stopped at the end by the process ids the script recorded."""
     if os.geteuid() != 0:
-        _slurm_unavailable("the local cluster needs root (slurmd runs the jobs)")
+        skip_or_fail("the local SLURM cluster needs root (slurmd runs the jobs)")
     folder = Path(tempfile.mkdtemp(prefix="cnngan-slurm-"))
-    command = [sys.executable, str(SLURM_SCRIPT), "--dir", str(folder)]
+    command = [sys.executable, str(SLURM_SCRIPT)]
+    where = ["--dir", str(folder)]
     started = subprocess.run(
-        [*command[:2], "up", *command[2:], "--port", str(_free_port_pair())],
+        [*command, "up", *where, "--nodes", str(SLURM_NODES)]
+        + ["--port", str(_free_ports(SLURM_NODES + 1))],
         capture_output=True,
         text=True,
         timeout=180,
     )
     try:
         if started.returncode != 0:
-            _slurm_unavailable((started.stderr or started.stdout).strip()[-2000:])
+            reason = (started.stderr or started.stdout).strip()[-2000:]
+            skip_or_fail(f"SLURM cluster unavailable: {reason}")
         yield folder / "slurm.conf"
     finally:
-        subprocess.run([*command[:2], "down", *command[2:]], capture_output=True, timeout=120)
+        subprocess.run([*command, "down", *where], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------- a private PostgreSQL server
+POSTGRES_SCRIPT = REPO_ROOT / "scripts" / "postgres_local.py"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL 15 server on this machine for the session; yields the SQLAlchemy URL of its
+    database. Started by scripts/postgres_local.py with a private data folder on a free port,
+    stopped at the end by the process id the script recorded. Skipped where it cannot start, a
+    failure under CI=true."""
+    try:
+        import psycopg  # noqa: F401  (SQLAlchemy's driver for postgresql:// URLs)
+    except ImportError:
+        skip_or_fail("no psycopg: pip install 'psycopg[binary]' (the sweep extra)")
+    folder = Path(tempfile.mkdtemp(prefix="cnngan-postgres-"))
+    command = [sys.executable, str(POSTGRES_SCRIPT)]
+    started = subprocess.run(
+        [*command, "up", "--dir", str(folder)], capture_output=True, text=True, timeout=180
+    )
+    try:
+        if started.returncode != 0:
+            reason = (started.stderr or started.stdout).strip()[-2000:]
+            skip_or_fail(f"PostgreSQL server unavailable: {reason}")
+        yield (folder / "url").read_text().strip()
+    finally:
+        subprocess.run([*command, "down", "--dir", str(folder)], capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)

@@ -14,6 +14,7 @@ import torch
 
 from cnngan.distributed.lifecycle import DDPStrategy
 from tests.conftest import compose_config
+from tests.dtype_probe import PROBE, read_probe
 from tests.scale.conftest import QUIET, run_train, tail
 
 REPLICAS = [
@@ -168,14 +169,25 @@ def test_ddp_trainer_configs(tmp_path: Path) -> None:
         DDPStrategy(find_unused_parameters="sometimes")
 
 
-def test_precision_override_trains(make_cfg) -> None:  # noqa: ANN001 (fixture)
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("bf16-mixed", "bfloat16"), ("32-true", "float32")]
+)
+def test_precision_override_trains_in_that_precision(
+    make_cfg,  # noqa: ANN001 (fixture)
+    precision: str,
+    dtype: str,
+) -> None:
+    """The run's Trainer took the override, and the model's layers computed in its dtype."""
     from cnngan.train import train
 
-    cfg = make_cfg(
-        "train", ["data=digits", "debug=fdr", "trainer=cpu", "trainer.precision=bf16-mixed"]
-    )
+    overrides = ["data=digits", "debug=fdr", "trainer=cpu", f"trainer.precision={precision}"]
+    cfg = make_cfg("train", [*overrides, *PROBE])
     metrics = train(cfg)
-    assert "test/acc" in metrics and cfg.trainer.precision == "bf16-mixed"
+    assert "test/acc" in metrics
+    assert read_probe(cfg.paths.output_dir) == {
+        "precision": precision,
+        "dtypes": [f"torch.{dtype}"],
+    }
 
 
 def test_slurm_launcher_resolves_multinode_ddp_job(

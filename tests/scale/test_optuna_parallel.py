@@ -1,7 +1,9 @@
 """Parallel, multi-objective trials: 4 trials through the joblib launcher, 2 at a time, maximizing
-val/acc_best and minimizing time/wall_s. Trials 0 and 2-3 train 1 epoch, trial 1 trains 4: the
-job start/end times in job.json show how a finished trial's slot is refilled (per batch: Hydra's
-`Launcher.launch` returns when the whole batch has ended), and the summary shows the Pareto front."""
+val/acc_best and minimizing time/wall_s. Trials 0 and 2-3 train 1 epoch, trial 1 trains 4. The two
+trials of a batch meet before training (tests/scale/rendezvous.py: jobs run one after the other
+would never meet, and fail), and the job start/end times in job.json show that a batch starts
+when the whole previous batch has ended (Hydra's `Launcher.launch` returns then); the summary
+shows the Pareto front."""
 
 from __future__ import annotations
 
@@ -29,6 +31,17 @@ hydra:
 """
 
 
+def meet_in_batches_of(size: int, folder: Path) -> list[str]:
+    """Overrides that make the jobs of each launch batch meet before they train."""
+    key = "+callbacks.rendezvous"
+    return [
+        f"{key}._target_=tests.scale.rendezvous.Rendezvous",
+        f"{key}.folder={folder}",
+        f"{key}.job=${{hydra:job.num}}",
+        f"{key}.batch_size={size}",
+    ]
+
+
 @pytest.mark.slow
 def test_parallel_multi_objective_trials_run_in_batches(tmp_path: Path) -> None:
     trials = [{"trainer.max_epochs": epochs} for epochs in (1, 4, 1, 1)]
@@ -42,6 +55,7 @@ def test_parallel_multi_objective_trials_run_in_batches(tmp_path: Path) -> None:
             *FEW_BATCHES,
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
+            *meet_in_batches_of(2, tmp_path / "rendezvous"),
         ],
         tmp_path,
     )
@@ -49,12 +63,12 @@ def test_parallel_multi_objective_trials_run_in_batches(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="parallel_test", storage=storage)
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
     assert study.metric_names == ["val/acc_best", "time/wall_s"]
+    assert sorted(p.name for p in (tmp_path / "rendezvous").iterdir()) == ["0", "1", "2", "3"]
     jobs = [json.loads((sweep / str(n) / "job.json").read_text()) for n in range(4)]
     start = [j["started"] for j in jobs]
     end = [j["ended"] for j in jobs]
-    # batch 1 = trials 0 and 1 side by side; batch 2 starts only when both have ended, so the
-    # slot freed first stays empty (which of the two ends first is a race: process start-up
-    # varies by about a second, more than trial 1's three extra epochs of a few batches take)
+    # batch 1 = trials 0 and 1 side by side (they met before training); batch 2 starts only
+    # when both have ended, so the slot freed first stays empty
     assert max(start[0], start[1]) < min(end[0], end[1])
     assert min(start[2], start[3]) >= max(end[0], end[1])
     print(

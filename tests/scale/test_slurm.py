@@ -1,103 +1,36 @@
-"""Multiruns through a real SLURM scheduler (`hydra/launcher=slurm`, submitit, sbatch, srun) on a
-one-node cluster started for the session (scripts/slurm_local.py): a classifier grid as a job
-array, one DDP job of 2 SLURM tasks, a GAN job, and a requeued job that resumes its checkpoint.
+"""Multiruns through a real SLURM scheduler (`hydra/launcher=slurm`, submitit, sbatch, srun) on the
+two-node cluster started for the session (scripts/slurm_local.py): a classifier grid as a job
+array, one DDP job of 2 SLURM tasks on one node, a GAN job, and a requeued job that resumes its
+checkpoint. Several nodes, time limits and preemption: test_slurm_multinode.py,
+test_slurm_requeue.py.
 
-Every job asks for 1 CPU per task; the node has the machine's CPUs (2 on CI)."""
+Every job asks for 1 CPU per task; each node has 2 CPUs (on CI the nodes share 2 cores)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from tests.conftest import REPO_ROOT
-from tests.scale.conftest import QUIET, clean_env, tail
+from tests.scale.slurm_jobs import (
+    final_job,
+    job_id_of,
+    multirun_command,
+    run_multirun,
+    slurm_env,
+    submitit_logs,
+)
 from tests.scale.test_ddp import REPLICAS, assert_replicas_identical
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-CNNGAN_TRAIN = str(Path(sys.executable).parent / "cnngan-train")
-# CPU-only jobs on the local node: no GPUs, one CPU per task, a short time limit
-SLURM = [
-    "hydra/launcher=slurm",
-    "hydra.launcher.gpus_per_node=null",
-    "hydra.launcher.cpus_per_task=1",
-    "hydra.launcher.timeout_min=15",
-]
 FEW = ["+trainer.limit_train_batches=10", "+trainer.limit_val_batches=1"]  # OneCycleLR: >= 10
-
-
-def slurm_env(slurm_conf: Path, tmp: Path) -> dict[str, str]:
-    """What the multirun and (through sbatch's --export=ALL) its jobs see: the cluster's config,
-    one torch thread per task, no W&B credentials."""
-    return {**clean_env(tmp / "home"), "SLURM_CONF": str(slurm_conf), "OMP_NUM_THREADS": "1"}
-
-
-def multirun_command(args: Sequence[str], tmp: Path) -> list[str]:
-    return [CNNGAN_TRAIN, "-m", *SLURM, *QUIET, *args, f"paths.log_dir={tmp / 'logs'}"]
-
-
-def run_multirun(
-    args: Sequence[str], tmp: Path, slurm_conf: Path, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    """`cnngan-train -m hydra/launcher=slurm ARGS`; fails with the output's tail on error."""
-    proc = subprocess.run(
-        multirun_command(args, tmp),
-        cwd=REPO_ROOT,
-        env=slurm_env(slurm_conf, tmp),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, f"cnngan-train -m failed ({proc.returncode}):\n{tail(proc)}"
-    return proc
-
-
-def scontrol_job(job_id: str, slurm_conf: Path) -> dict[str, str]:
-    """`scontrol show job` as a dict (JobState, Restarts, NumTasks, ...)."""
-    out = subprocess.run(
-        ["scontrol", "-o", "show", "job", job_id],
-        env={**os.environ, "SLURM_CONF": str(slurm_conf)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    return dict(field.split("=", 1) for field in out.split() if "=" in field)
-
-
-def final_job(job_id: str, slurm_conf: Path, timeout: float = 120) -> dict[str, str]:
-    """The job's record once it has ended: the multirun returns as soon as every task wrote its
-    result, while SLURM may still be ending the job (RUNNING, COMPLETING) for a moment."""
-    deadline = time.monotonic() + timeout
-    while (job := scontrol_job(job_id, slurm_conf))["JobState"] in ("RUNNING", "COMPLETING"):
-        assert time.monotonic() < deadline, f"job {job_id} still {job['JobState']}"
-        time.sleep(1)
-    return job
-
-
-def job_id_of(run_dir: Path) -> str:
-    """The SLURM job id the launcher recorded in the job's Hydra config (hydra.job.id)."""
-    return str(OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra.job.id)
-
-
-def submitit_logs(sweep: Path, job_id: str) -> dict[int, str]:
-    """Each SLURM task's stdout + stderr, as submitit wrote them; by task rank."""
-    folder = sweep / ".submitit" / job_id
-    logs = {}
-    for out in sorted(folder.glob(f"{job_id}_*_log.out")):
-        rank = int(out.name.removeprefix(f"{job_id}_").split("_")[0])
-        logs[rank] = out.read_text() + out.with_suffix(".err").read_text()
-    return logs
 
 
 def test_grid_runs_as_slurm_job_array(slurm_cluster: Path, tmp_path: Path) -> None:
@@ -151,7 +84,7 @@ def test_ddp_job_of_two_slurm_tasks(slurm_cluster: Path, tmp_path: Path) -> None
     )
     job_id = job_id_of(sweep / "0")
     job = final_job(job_id, slurm_cluster)
-    assert (job["JobState"], job["NumTasks"]) == ("COMPLETED", "2")
+    assert (job["JobState"], job["NumTasks"], job["NumNodes"]) == ("COMPLETED", "2", "1")
     logs = submitit_logs(sweep, job_id)
     assert sorted(logs) == [0, 1], "expected one submitit log per SLURM task"
     for rank, log in logs.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -158,20 +159,37 @@ def seeded_sweep(
     return args, sweep, storage
 
 
+def trial_states(storage: str) -> dict[int, str]:
+    """Trial number -> state (RUNNING, COMPLETE, FAIL, ...) as the study's SQLite file holds them
+    now (read-only: the sweep writes it)."""
+    database = storage.removeprefix("sqlite:///")
+    if not Path(database).is_file():
+        return {}
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return dict(connection.execute("SELECT number, state FROM trials").fetchall())
+    except sqlite3.OperationalError:  # the sweep is creating its tables
+        return {}
+    finally:
+        connection.close()
+
+
 def _kill_when_trial_running(
-    proc: subprocess.Popen, sweep: Path, log: Path, timeout: float = 400
-) -> int:
-    """SIGKILL the sweep (a crash, a preempted node) while a trial after the first one runs."""
+    proc: subprocess.Popen, sweep: Path, storage: str, log: Path, timeout: float = 400
+) -> None:
+    """SIGKILL the sweep (a crash, a preempted node) once trial 0 has failed and trial 1 runs: the
+    study holds trial 1 as RUNNING and its job has started (Hydra wrote its config) but not ended
+    (no job.json). Waits for those states, not for a time."""
     deadline = time.monotonic() + timeout
+    started = sweep / "1" / ".hydra" / "config.yaml"
     while time.monotonic() < deadline and proc.poll() is None:
-        running = [p for p in sweep.glob("[1-9]*") if p.is_dir() and not (p / "job.json").exists()]
-        if running:
-            time.sleep(0.2)
+        if started.is_file() and trial_states(storage) == {0: "FAIL", 1: "RUNNING"}:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return int(running[0].name)
+            assert not (sweep / "1" / "job.json").exists(), "trial 1 ended before the kill"
+            return
         time.sleep(0.1)
-    raise AssertionError(f"no second trial started (rc={proc.poll()}):\n{log.read_text()[-4000:]}")
+    raise AssertionError(f"trial 1 never ran (rc={proc.poll()}):\n{log.read_text()[-4000:]}")
 
 
 @pytest.mark.slow
@@ -193,8 +211,7 @@ def test_optuna_study_survives_failed_trial_and_resumes_after_kill(tmp_path: Pat
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        killed = _kill_when_trial_running(first, sweep, tmp_path / "first.log")
-    assert killed == 1
+        _kill_when_trial_running(first, sweep, storage, tmp_path / "first.log")
 
     before = optuna.load_study(study_name="scale_test", storage=storage).trials
     assert [t.state.name for t in before] == ["FAIL", "RUNNING"]  # the failure did not stop it

@@ -7,9 +7,12 @@ Speed itself is never asserted (shared, noisy machines).
 from __future__ import annotations
 
 import os
+import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -129,6 +132,37 @@ def test_the_readme_has_the_table_markers() -> None:
     assert readme.index(table.BEGIN) < readme.index(table.END)
 
 
+def cpu_flags_here() -> set[str]:
+    """This CPU's flags, read from /proc/cpuinfo here (not with the benchmark's own code)."""
+    found = re.search(r"^flags\s*:(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    return set(found.group(1).split()) if found else set()
+
+
+def assert_summary_of_its_values(summary: dict[str, Any], where: str) -> None:
+    """A summary's statistics are those of the values it lists (rounded to 4 decimals there)."""
+    values = summary["values"]
+    assert summary["n"] == len(values) > 0, where
+    assert summary["median"] == pytest.approx(statistics.median(values), rel=1e-3), where
+    assert summary["min"] == pytest.approx(min(values), rel=1e-3), where
+    assert summary["max"] == pytest.approx(max(values), rel=1e-3), where
+    assert summary["ci_low"] <= summary["median"] <= summary["ci_high"], where
+    if "gmean" in summary:
+        assert summary["gmean"] == pytest.approx(statistics.geometric_mean(values), rel=1e-3), where
+
+
+def assert_ratios_within_pairs(part: dict[str, Any], name: str) -> None:
+    """Every ratio of a comparison is one numerator speed over one denominator speed."""
+    comparison = part["comparisons"][name]
+    for clock, speed in (("wall", "imgs_per_s"), ("cpu", "imgs_per_cpu_s")):
+        assert_summary_of_its_values(comparison[clock], f"{name}, {clock}")
+        num = part["contenders"][comparison["numerator"]][speed]["values"]
+        den = part["contenders"][comparison["denominator"]][speed]["values"]
+        assert min(num + den) > 0
+        for ratio in comparison[clock]["values"]:
+            quotients = [a / b for a in num for b in den]
+            assert any(q == pytest.approx(ratio, rel=1e-3) for q in quotients), (name, clock, ratio)
+
+
 @pytest.mark.slow
 def test_benchmark_writes_results_and_the_readme_table(tmp_path: Path, capsys) -> None:
     results = cli.main(
@@ -141,8 +175,14 @@ def test_benchmark_writes_results_and_the_readme_table(tmp_path: Path, capsys) -
     assert saved["settings"]["command"].startswith("python scripts/benchmark.py --data digits")
     machine = saved["machine"]
     assert machine["torch"] == torch.__version__ and machine["lightning"] and machine["cpu_model"]
-    assert {"avx2", "avx512_bf16", "amx_bf16"} <= set(machine["cpu_flags"])
-    assert machine["precision_auto"]["precision"] in ("bf16-mixed", "32-true")
+    assert machine["torch_threads"] == 1  # --threads 1 was applied before anything was timed
+    flags = cpu_flags_here()
+    assert machine["cpu_flags"] and all(
+        present == (flag in flags) for flag, present in machine["cpu_flags"].items()
+    ), (machine["cpu_flags"], sorted(flags))
+    if machine["gpu"] is None:  # precision=auto on this CPU: bf16 only where it is native
+        native = bool(flags & {"avx512_bf16", "amx_bf16"})
+        assert machine["precision_auto"]["precision"] == ("bf16-mixed" if native else "32-true")
     git = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
     )
@@ -150,10 +190,11 @@ def test_benchmark_writes_results_and_the_readme_table(tmp_path: Path, capsys) -
     for task in ("classifier", "gan"):
         part = saved["tasks"][task]
         assert set(part["comparisons"]) == {"framework", "competent", "torch_defaults"}
-        framework = part["comparisons"]["framework"]
-        assert framework["wall"]["n"] == 2 and framework["cpu"]["n"] == 2  # one per round
-        assert framework["wall"]["ci_low"] <= framework["wall"]["median"]
-        assert part["contenders"]["cnngan"]["imgs_per_s"]["median"] > 0
+        assert part["comparisons"]["framework"]["wall"]["n"] == 2  # one per round
+        for name in part["comparisons"]:
+            assert_ratios_within_pairs(part, name)
+        for name, contender in part["contenders"].items():
+            assert_summary_of_its_values(contender["imgs_per_s"], f"{task} {name}")
     profile = saved["gan_profile"]
     assert profile["cnngan"]["ops"] and profile["plain"]["ops"]
     ranges = {r["name"] for r in profile["cnngan"]["ranges"]}
@@ -167,6 +208,10 @@ def test_benchmark_writes_results_and_the_readme_table(tmp_path: Path, capsys) -
     written = readme.read_text()
     assert "OLD-NUMBERS" not in written and "| classifier | (a) framework cost" in written
     assert saved["git"]["commit"][:10] in written and "## Next" in written
+    for task in ("classifier", "gan"):  # the table shows the ratios results.json holds
+        wall = saved["tasks"][task]["comparisons"]["framework"]["wall"]
+        shown = wall["gmean"] if "gmean" in wall else wall["median"]
+        assert f"**{shown:.3f}**" in written, (task, shown)
 
 
 def test_startup_reader_reports_a_run_that_never_steps() -> None:

@@ -1,3 +1,3 @@
-"""Applications of the GAN: image completion by GAN inversion (`inversion`, `masks`, `baselines`,
-`quality`, `completion_report`), GAN data augmentation for the classifier (`augment`), and the one
-loader of a GAN checkpoint they and the commands share (`gan_checkpoint`)."""
+"""Applications of the GAN: image completion by GAN inversion (`inpaint`: inversion, masks,
+baselines, quality, report) and GAN data augmentation for the classifier (`augment`). Both read
+their checkpoints through `cnngan.checkpoints.model.load_model`."""

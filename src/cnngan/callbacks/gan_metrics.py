@@ -10,7 +10,9 @@ description cnngan-eval uses.
 
 from __future__ import annotations
 
+import re
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,19 @@ from cnngan.core.json_safe import write_json
 from cnngan.core.rank import log
 from cnngan.metrics.evaluator import evaluator_paths, load_evaluator, read_metadata, verify_weights
 from cnngan.metrics.samples import gan_sampler
-from cnngan.metrics.suite import GanMetrics, batches
+from cnngan.metrics.suite import GanMetrics
 
 # written next to metrics.json: one entry per evaluation (epoch, iteration, time_s, scores)
 HISTORY_FILE = "gan_metrics_history.json"
+
+
+def _ignore_sync_dist_advice(prefix: str) -> None:
+    """Lightning advises `sync_dist=True` for every epoch-level value logged under DDP; the scores
+    of this callback are reduced over the ranks before they are logged, so it does not apply."""
+    from lightning.pytorch.utilities.warnings import PossibleUserWarning
+
+    advice = rf"It is recommended to use `self\.log\('{re.escape(prefix)}"
+    warnings.filterwarnings("ignore", message=advice, category=PossibleUserWarning)
 
 
 class GanMetricsCallback(L.Callback):
@@ -128,9 +139,16 @@ class GanMetricsCallback(L.Callback):
     def _build(self, trainer: L.Trainer, device: torch.device) -> GanMetrics:
         evaluator = load_evaluator(self.evaluator_name, device=device)
         suite = self.make_suite(evaluator, seed=self.seed).to(device)
-        real = self._reference_images(trainer)
-        for batch in batches(real[trainer.global_rank :: trainer.world_size], self.batch_size):
-            suite.update(batch.to(device), real=True)
+        images, labels = self._reference_images(trainer)
+        # a conditional GAN is also scored per class: its reference images keep their labels
+        conditional = getattr(trainer.lightning_module.hparams, "conditional", False)
+        shard = slice(trainer.global_rank, None, trainer.world_size)
+        real = images[shard]
+        labels = labels[shard] if conditional and labels is not None else None
+        for start in range(0, len(real), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            batch_labels = None if labels is None else labels[part]
+            suite.update(real[part].to(device), real=True, labels=batch_labels)
         log.info(
             "%s: evaluator %s (sha256 %s), reference %s split (%d images), %d samples every %d "
             "epochs",
@@ -138,27 +156,39 @@ class GanMetricsCallback(L.Callback):
             self.evaluator_name,
             (evaluator.sha256 or "?")[:12],
             self.reference,
-            len(real),
+            len(images),
             self.num_samples,
             self.every_n_epochs,
         )
         return suite
 
-    def _reference_images(self, trainer: L.Trainer) -> torch.Tensor:
+    def _reference_images(self, trainer: L.Trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The reference split's images and labels."""
         datamodule = trainer.datamodule
-        images = None
+        images = labels = None
         if callable(getattr(datamodule, "split_images", None)):
-            images, _ = datamodule.split_images(self.reference)
+            images, labels = datamodule.split_images(self.reference)
         if images is None or len(images) == 0:
             raise RuntimeError(
                 f"{type(self).__name__}(reference={self.reference!r}) needs the data module's "
                 f"{self.reference} split (an ImageDataModule with images in it); check "
                 "data.val_size or choose reference=train"
             )
-        return images
+        return images, labels
 
     def _generated_scores(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
-        """This rank's share of the samples through the suite -> {score: float}."""
+        """This rank's share of the samples through the suite -> {score: float}.
+
+        Runs with torch's random state put back afterwards: building the evaluator (weight
+        initialization) and scoring draw from it, and training must continue with the numbers it
+        would have drawn without scoring. Otherwise a resumed run, which builds the suite at a
+        later epoch than the run it continues, would not retrace it (resume_state).
+        """
+        cuda = [pl_module.device] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            return self._scores_of_fresh_samples(trainer, pl_module)
+
+    def _scores_of_fresh_samples(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         if self.suite is None:
             self.suite = self._build(trainer, pl_module.device)
         self.suite.reset_fake()
@@ -167,10 +197,16 @@ class GanMetricsCallback(L.Callback):
             pl_module, self.use_ema, self.seed + trainer.global_rank, pl_module.device
         )
         for start in range(0, n_local, self.batch_size):
-            images = sample(min(self.batch_size, n_local - start))
-            self.suite.update(images.to(pl_module.device), real=False)
+            images, labels = sample.labeled(min(self.batch_size, n_local - start))
+            self.suite.update(images.to(pl_module.device), real=False, labels=labels)
         scores = self.suite.compute()
-        return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+        # a per-class score a class had too few images for is None: NaN keeps the keys the same
+        # on every rank and at every evaluation
+        return {
+            k: float("nan") if v is None else float(v)
+            for k, v in scores.items()
+            if v is None or isinstance(v, int | float)
+        }
 
     @torch.no_grad()
     def _score(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -185,6 +221,7 @@ class GanMetricsCallback(L.Callback):
             stacked = torch.tensor(list(values.values()), device=pl_module.device)
             stacked = trainer.strategy.reduce(stacked, reduce_op="mean")
             values = dict(zip(values, stacked.tolist(), strict=True))
+            _ignore_sync_dist_advice(self.prefix)
         for key, value in values.items():
             pl_module.log(
                 self.prefix + key,
@@ -214,3 +251,10 @@ class GanMetricsCallback(L.Callback):
             int(values["modes_covered"]),
             time.perf_counter() - started,
         )
+        if "recall_class_min" in values:  # a conditional GAN: its worst class
+            log.info(
+                "  per class: fid max %.3f  precision min %.3f  recall min %.3f",
+                values["fid_class_max"],
+                values["precision_class_min"],
+                values["recall_class_min"],
+            )

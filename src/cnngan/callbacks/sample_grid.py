@@ -8,7 +8,6 @@ last iteration is also written as `samples/final.png`. Only global rank 0 render
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +15,7 @@ import lightning as L
 import torch
 
 from cnngan.callbacks.log_images import log_image
-from cnngan.core.image_io import image_grid, save_grid
+from cnngan.core.image_io import grid_layout, image_grid, save_grid
 from cnngan.core.iterations import training_iteration
 from cnngan.core.rank import log
 
@@ -66,11 +65,9 @@ class SampleGrid(L.Callback):
 
     def _layout(self, pl_module: GeneratesImages) -> tuple[int, torch.Tensor | None]:
         hp = pl_module.hparams
-        if hp.get("conditional"):
-            nrow = self.nrow or int(hp.num_classes)
-            labels = (torch.arange(self.num_samples) // nrow) % int(hp.num_classes)
-            return nrow, labels.to(pl_module.device)
-        return self.nrow or max(1, round(math.sqrt(self.num_samples))), None
+        num_classes = int(hp.num_classes) if hp.get("conditional") else None
+        nrow, labels = grid_layout(self.num_samples, self.nrow, num_classes)
+        return nrow, None if labels is None else labels.to(pl_module.device)
 
     def render(self, pl_module: GeneratesImages) -> torch.Tensor:
         """The grid (C, H, W) in [0, 1] for the fixed noise."""

@@ -8,8 +8,10 @@ top-k files) stay as Lightning writes them, and in between `last.ckpt` is refres
 training batches (GAN iterations) and/or every so much wall time. Together with the data order
 and RNG states (`resume_state`), resuming from `last.ckpt` continues exactly where it stopped.
 
-The class keeps Lightning's name so that its state key (and so older checkpoints' callback state)
-stays the same.
+Checkpoints store a callback's state under its `state_key`, which Lightning derives from the
+class name. This class was first named `ModelCheckpoint` like Lightning's, and runs before it used
+Lightning's own class, so it keeps that key (`ClockedModelCheckpoint.state_key`): their
+checkpoints' callback state (best and last paths, top-k scores) is restored on resume.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from datetime import timedelta
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint as LightningModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 Interval = timedelta | Mapping[str, float] | float | int | None
+# the class name in the state key of every checkpoint written so far
+STATE_KEY_NAME = "ModelCheckpoint"
 
 
 def as_timedelta(interval: Interval) -> timedelta | None:
@@ -35,7 +39,7 @@ def as_timedelta(interval: Interval) -> timedelta | None:
     return timedelta(seconds=float(interval))
 
 
-class ModelCheckpoint(LightningModelCheckpoint):
+class ClockedModelCheckpoint(ModelCheckpoint):
     """Args as Lightning's ModelCheckpoint, except:
 
     every_n_train_steps: also write `last.ckpt` every N training batches (GAN: iterations);
@@ -57,6 +61,12 @@ class ModelCheckpoint(LightningModelCheckpoint):
         self.clock_interval = as_timedelta(train_time_interval)
         self._clock_batches = 0
         self._clock_last = time.monotonic()
+
+    @property
+    def state_key(self) -> str:
+        """Lightning's key for this callback's state, with the class name the key had before the
+        rename: `ModelCheckpoint{'monitor': ..., 'mode': ..., ...}`."""
+        return STATE_KEY_NAME + super().state_key.removeprefix(type(self).__qualname__)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)

@@ -6,7 +6,10 @@ overwrite that folder. `resume_checkpoint` makes `trainer.fit` continue from the
 `last.ckpt` instead (weights, optimizer, epoch and step counters, callback states).
 
 SLURM tells a requeued job apart by `SLURM_RESTART_COUNT` (unset on the first run). A job that
-was not requeued keeps the `ckpt_path` it was given.
+was not requeued keeps the `ckpt_path` it was given; so does a requeued job that has no
+`last.ckpt` yet (requeued before its first checkpoint: it starts over, nothing else is lost).
+A job requeued at its time limit or at a preemption saved that checkpoint itself first
+(`cnngan.checkpoints.preemption`).
 
 Which state `last.ckpt` holds depends on the checkpoint callback: with a monitored metric and
 `save_top_k=1` (the classifiers' default), Lightning 2.6 writes it at an epoch end only when the
@@ -31,15 +34,26 @@ def slurm_restart_count() -> int:
     return int(value) if value.isdigit() else 0
 
 
-def last_checkpoint(trainer: L.Trainer) -> Path | None:
-    """The `last.ckpt` of the trainer's first ModelCheckpoint that saves one, if it exists."""
+def last_checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
+    """The trainer's first ModelCheckpoint that saves a `last.ckpt` into a known folder."""
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.save_last and callback.dirpath:
-            name = f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
-            path = Path(callback.dirpath) / name
-            if path.is_file():
-                return path
+            return callback
     return None
+
+
+def last_checkpoint_path(callback: ModelCheckpoint) -> Path:
+    """Where `callback` writes its last checkpoint (`<dirpath>/last.ckpt`)."""
+    return (
+        Path(callback.dirpath or ".") / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+    )
+
+
+def last_checkpoint(trainer: L.Trainer) -> Path | None:
+    """The `last.ckpt` of the trainer's first ModelCheckpoint that saves one, if it exists."""
+    callback = last_checkpoint_callback(trainer)
+    path = last_checkpoint_path(callback) if callback is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 def resume_checkpoint(trainer: L.Trainer, ckpt_path: str | None) -> str | None:

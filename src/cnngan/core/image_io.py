@@ -1,5 +1,6 @@
 """Image files in and out, one way for the whole project: find image files, decode them to uint8,
-convert value ranges, lay images out as a grid and save it.
+read a command's `input=` (a file or a folder) at a model's image shape, convert value ranges,
+lay images out as a grid (one class per row for a conditional GAN) and save it.
 
 Value ranges are always named explicitly: "unit" is [0, 1] (what image files and the metrics
 use), "symmetric" is [-1, 1] (what a tanh generator produces).
@@ -7,6 +8,7 @@ use), "symmetric" is [-1, 1] (what a tanh generator produces).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,6 +101,37 @@ def load_images(
             "(or pass resize=true where the command offers it)"
         )
     return torch.stack(images)
+
+
+def read_image_input(
+    input_path: str | Path, image_shape: Sequence[int], resize: bool
+) -> tuple[list[Path], torch.Tensor]:
+    """The image file or folder `input_path` of a command as one uint8 batch of `image_shape`
+    (C, H, W), and its files: gray/RGB are converted to C channels; another size is resized when
+    `resize` is true, else refused. Errors name the setting: "input=<path>: <what is wrong>"."""
+    channels, height, width = (int(s) for s in image_shape)
+    try:
+        files = image_files(input_path)
+        return files, load_images(files, channels, (height, width), resize)
+    except (MissingInputError, BadInputError) as err:
+        raise type(err)(f"input={input_path}: {err}") from err
+
+
+def grid_layout(
+    n: int, nrow: int | None, num_classes: int | None
+) -> tuple[int, torch.Tensor | None]:
+    """How n samples of a GAN fill a grid: the images per row and, for a conditional GAN
+    (`num_classes` given), each image's class, one class per row (row r shows class r mod C).
+    nrow=None: C images per row for a conditional GAN, else about sqrt(n)."""
+    if num_classes is None:
+        return nrow or max(1, round(math.sqrt(n))), None
+    nrow = nrow or int(num_classes)
+    return nrow, row_labels(n, nrow, int(num_classes))
+
+
+def row_labels(n: int, nrow: int, num_classes: int) -> torch.Tensor:
+    """The class of each of n images laid out `nrow` per row, one class per row: (N,) int64."""
+    return torch.arange(n) // nrow % num_classes
 
 
 def image_grid(

@@ -1,13 +1,11 @@
 """Speed helpers shared by the benchmark and the start-up timer: thread pinning, machine
-description, peak memory, process start time. No Lightning import here (the plain-loop side of
+description, process start time. No Lightning import here (the plain-loop side of
 the benchmark must not pay for it)."""
 
 from __future__ import annotations
 
 import os
 import platform
-import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,24 +26,6 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB.
-
-    Linux: VmHWM of /proc/self/status, the high-water mark of this program's memory. Not
-    ru_maxrss: Linux carries that over from the parent through fork + exec, so a subprocess
-    started by a big process would report the parent's peak. Elsewhere: ru_maxrss (KiB on
-    Linux/BSD, bytes on macOS).
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def process_start_time() -> float:

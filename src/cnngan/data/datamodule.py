@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cnngan.core.errors import UserError
+from cnngan.data.normalization import normalization_stats
 from cnngan.data.sampler import ResumableLoader, ResumableSampler, private_generator
 from cnngan.data.sources import SOURCES, ImageArrays
 from cnngan.data.transforms import BatchTransform
@@ -59,6 +60,8 @@ class ImageDataModule(L.LightningDataModule):
         num_classes: expected number of classes; checked against the labels.
         val_size: images carved out of the training split for validation (fixed `split_seed`).
         train_subset: optional cap on training images (a fixed subset; for quick runs).
+        normalize: {mean: [...], std: [...]} per channel, or a named range: minus_one_one (GANs)
+            or zero_one (`cnngan.data.normalization`); null = minus_one_one (older configs).
         shuffle_seed: seed of the training order (epoch e is permutation `shuffle_seed + e`,
             the same on every rank); null = Lightning's global seed (`seed`), as its
             DistributedSampler does. The order's position is saved in checkpoints, so a run
@@ -80,7 +83,7 @@ class ImageDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         download: bool = True,
         train_subset: int | None = None,
-        normalize: dict[str, Sequence[float]] | None = None,
+        normalize: str | dict[str, Sequence[float]] | None = None,
         augment: dict[str, Any] | None = None,
         channels_last: bool = False,
         shuffle_seed: int | None = None,
@@ -100,14 +103,8 @@ class ImageDataModule(L.LightningDataModule):
         self.num_workers, self.pin_memory, self.download = num_workers, pin_memory, download
         self.train_subset = train_subset
         self.shuffle_seed = shuffle_seed
-        normalize = normalize or {
-            "mean": [0.5] * self.image_shape[0],
-            "std": [0.5] * self.image_shape[0],
-        }
-        augment = augment or {}
-        self.transform = BatchTransform(
-            normalize["mean"], normalize["std"], channels_last=channels_last, **augment
-        )
+        mean, std = normalization_stats(normalize, self.image_shape[0])
+        self.transform = BatchTransform(mean, std, channels_last=channels_last, **(augment or {}))
         self.arrays: ImageArrays | None = None
         self.train_set: InMemoryImages | None = None
         self.val_set: InMemoryImages | None = None

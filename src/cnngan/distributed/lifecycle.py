@@ -82,8 +82,22 @@ def lost_peer_message(err: BaseException, run_dir: str | None = None) -> str | N
     found = _PEER_LOST.search(text)
     if found is None:
         return None
-    resume = f" Resume with ckpt_path={run_dir}/checkpoints/last.ckpt." if run_dir else ""
     return (
         f"another DDP rank stopped, so this one cannot go on ({found.group(0)} in a collective; "
-        f"the other rank's output says why).{resume}"
+        f"the other rank's output says why).{_how_to_resume(run_dir)}"
     )
+
+
+def _how_to_resume(run_dir: str | None) -> str:
+    """Where the run can resume from: its last.ckpt (by a new run, or by requeueing the SLURM
+    batch job this process belongs to), or nowhere yet."""
+    if not run_dir:
+        return ""
+    last = os.path.join(run_dir, "checkpoints", "last.ckpt")
+    if not os.path.isfile(last):
+        return f" No checkpoint was saved yet ({last}): run it again from the start."
+    job_id = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if job_id and os.environ.get("SLURM_ARRAY_TASK_ID"):
+        job_id = f"{job_id}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    requeue = f", or requeue this SLURM job (scontrol requeue {job_id})" if job_id else ""
+    return f" Resume with ckpt_path={last}{requeue}: it resumes from that checkpoint."

@@ -223,8 +223,9 @@ def read_metadata(name_or_path: str | Path) -> dict[str, Any]:
     if not meta_path.is_file() or not weights.is_file():
         raise EvaluatorError(
             f"no evaluator {str(name_or_path)!r}: {weights} and {meta_path} must both exist. "
-            f"Shipped evaluators: {available_evaluators() or 'none'}. Train one with "
-            "`make evaluator` (Fashion-MNIST) or `python scripts/train_evaluator.py --data <name>`."
+            f"Shipped evaluators: {available_evaluators() or 'none'}. Train and install one with "
+            "`python scripts/train_evaluator.py --data <name> --install` "
+            "(Fashion-MNIST: `make evaluator ARGS=--install`)."
         )
     return json.loads(meta_path.read_text())
 

@@ -7,7 +7,6 @@ Image files are found and decoded by `cnngan.core.image_io`, like every image th
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +19,71 @@ from cnngan.core.image_io import IMAGE_SUFFIXES, image_files, load_images, to_un
 TENSOR_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
 
-def reference_images(datamodule: Any, split: str, n: int | None, seed: int = 0) -> torch.Tensor:
-    """uint8 images of a data module's split ("train", "val" or "test"); a fixed random subset of
-    n when the split is larger (the whole split when n is None)."""
-    images, _ = datamodule.split_images(split)
+def reference_split(
+    datamodule: Any, split: str, n: int | None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """uint8 images of a data module's split ("train", "val" or "test") and their labels (None
+    where the split has none); a fixed random subset of n when the split is larger (the whole
+    split when n is None)."""
+    images, labels = datamodule.split_images(split)
     if n is not None and n < len(images):
         index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
-        images = images[index.sort().values]
-    return images
+        index = index.sort().values
+        images, labels = images[index], None if labels is None else labels[index]
+    return images, labels
+
+
+def reference_images(datamodule: Any, split: str, n: int | None, seed: int = 0) -> torch.Tensor:
+    """The images of `reference_split`, without their labels."""
+    return reference_split(datamodule, split, n, seed)[0]
+
+
+class GanSampler:
+    """`sampler(n, labels=None)` -> n generated images in [0, 1] on the CPU;
+    `sampler.labeled(n)` -> (those images, their labels; None for an unconditional GAN).
+
+    Without labels, a conditional GAN gets balanced labels (0, 1, ..., K-1, 0, 1, ..., continued
+    from call to call), so class imbalance in the scores comes from the generator only. The latent
+    noise comes from one seeded generator: the same seed gives the same images.
+    """
+
+    def __init__(
+        self, gan: Any, use_ema: bool = True, seed: int = 0, device: str | torch.device = "cpu"
+    ) -> None:
+        self.gan, self.use_ema, self.device = gan, use_ema, device
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        hparams = getattr(gan, "hparams", {})
+        self.conditional = bool(hparams.get("conditional", False))
+        self.num_classes = int(hparams.get("num_classes", 0) or 0)
+        self.drawn = 0
+
+    def balanced_labels(self, n: int) -> torch.Tensor | None:
+        """The next n labels of the cycle 0, 1, ..., K-1 (None for an unconditional GAN)."""
+        if not (self.conditional and self.num_classes):
+            return None
+        return torch.arange(self.drawn, self.drawn + n) % self.num_classes
+
+    @torch.no_grad()
+    def labeled(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        labels = self.balanced_labels(n)
+        return self(n, labels), labels
+
+    @torch.no_grad()
+    def __call__(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is None:
+            labels = self.balanced_labels(n)
+        self.drawn += n
+        if labels is not None:
+            labels = labels.to(self.device)
+        images = self.gan.generate(n, labels=labels, use_ema=self.use_ema, generator=self.generator)
+        return to_unit(images.detach().cpu(), "symmetric")
 
 
 def gan_sampler(
     gan: Any, use_ema: bool = True, seed: int = 0, device: str | torch.device = "cpu"
-) -> Callable[..., torch.Tensor]:
-    """`sample(n, labels=None)` -> n generated images in [0, 1] on the CPU.
-
-    Without labels, a conditional GAN gets balanced labels (0, 1, ..., K-1, 0, 1, ...), so class
-    imbalance in the scores comes from the generator only. The latent noise comes from one seeded
-    generator: the same seed gives the same images.
-    """
-    generator = torch.Generator(device=device).manual_seed(seed)
-    hparams = getattr(gan, "hparams", {})
-    conditional = bool(hparams.get("conditional", False))
-    num_classes = int(hparams.get("num_classes", 0) or 0)
-    drawn = 0
-
-    @torch.no_grad()
-    def sample(n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        nonlocal drawn
-        if labels is None and conditional and num_classes:
-            labels = torch.arange(drawn, drawn + n) % num_classes
-        drawn += n
-        if labels is not None:
-            labels = labels.to(device)
-        images = gan.generate(n, labels=labels, use_ema=use_ema, generator=generator)
-        return to_unit(images.detach().cpu(), "symmetric")
-
-    return sample
+) -> GanSampler:
+    """A `GanSampler` of `gan` (see there)."""
+    return GanSampler(gan, use_ema, seed, device)
 
 
 def load_samples(

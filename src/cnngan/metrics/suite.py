@@ -1,10 +1,13 @@
 """The GAN metric suite: FID, KID and IS through torchmetrics with the evaluator as their feature
-network, plus precision/recall, density/coverage and mode coverage on the same features.
+network, plus precision/recall, density/coverage and mode coverage on the same features, and
+per-class FID, precision and recall when the images come with their classes (conditional GANs).
 
     suite = GanMetrics(load_evaluator("fashion_mnist"))
     for batch in real_batches: suite.update(batch, real=True)     # floats in [0, 1] or uint8
     for batch in fake_batches: suite.update(batch, real=False)
     scores = suite.compute()        # {"fid": ..., "kid_mean": ..., "precision": ..., ...}
+    # with labels on both sides (suite.update(batch, real=..., labels=y)), also
+    # {"fid_class/0": ..., "recall_class/0": ..., ..., "recall_class_min": ...}
 
 Every score is only comparable to another one with the same protocol (`suite.protocol()`:
 evaluator sha256, feature layers, sample counts; the caller adds the reference split).
@@ -23,6 +26,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from torchmetrics.utilities.data import dim_zero_cat
 
 from cnngan.metrics.functional import knn_metrics, mode_coverage
+from cnngan.metrics.per_class import SUMMARIES, per_class_scores
 
 # the metrics.json keys of the suite, in table order
 SCORE_KEYS = (
@@ -38,6 +42,8 @@ SCORE_KEYS = (
     "modes_covered",
     "mode_kl",
 )
+# the worst class of each per-class score (conditional GANs): fid_class_max, ...
+PER_CLASS_SUMMARY_KEYS = tuple(key for key, _ in SUMMARIES.values())
 
 
 class GanMetrics(nn.Module):
@@ -54,6 +60,9 @@ class GanMetrics(nn.Module):
             side (their cost is quadratic); None uses all.
         mode_min_fraction: a class is a covered mode when it gets this fraction of its fair share.
         seed: seeds the random subsets of KID, IS and the k-NN subsample.
+        per_class: when every real and generated image came with its label, also score FID,
+            precision and recall per class (`cnngan.metrics.per_class`; at most knn_max_samples
+            images per class and side).
     """
 
     def __init__(
@@ -67,6 +76,7 @@ class GanMetrics(nn.Module):
         knn_max_samples: int | None = 10000,
         mode_min_fraction: float = 0.1,
         seed: int = 0,
+        per_class: bool = True,
     ) -> None:
         super().__init__()
         self.feature_net = feature_net
@@ -83,18 +93,31 @@ class GanMetrics(nn.Module):
         self.knn_max_samples = knn_max_samples
         self.mode_min_fraction = float(mode_min_fraction)
         self.seed = int(seed)
+        self.per_class = bool(per_class)
+        # each side's labels, batch by batch as its features; None once a batch came without
+        self.labels: dict[bool, list[torch.Tensor] | None] = {True: [], False: []}
 
     @torch.no_grad()
-    def update(self, images: torch.Tensor, real: bool) -> None:
+    def update(self, images: torch.Tensor, real: bool, labels: torch.Tensor | None = None) -> None:
+        """Add a batch of real or generated images; `labels` (N,), their classes, enable the
+        per-class scores (which need them for every image on both sides)."""
         self.fid.update(images, real=real)
         self.kid.update(images, real=real)
         if not real:
             self.inception_score.update(images)
+        known = self.labels[real]
+        if known is not None and labels is not None:
+            if len(labels) != len(images):
+                raise ValueError(f"{len(labels)} labels for {len(images)} images")
+            known.append(labels.detach().long().cpu())
+        else:
+            self.labels[real] = None
 
     def reset_fake(self) -> None:
         """Forget the generated images, keep the real reference statistics."""
         for metric in (self.fid, self.kid, self.inception_score):
             metric.reset()
+        self.labels[False] = []
 
     @property
     def num_real(self) -> int:
@@ -117,6 +140,8 @@ class GanMetrics(nn.Module):
             "kid_subset_size": min(self.kid_subset_size, self.num_real, self.num_fake),
             "pr_k": self.pr_k,
             "dc_k": self.dc_k,
+            # per-class FID/precision/recall: each class's samples against its reference images
+            "per_class": self.scores_per_class,
         }
 
     @torch.no_grad()
@@ -135,8 +160,12 @@ class GanMetrics(nn.Module):
             scores.update(kid_mean=float(kid_mean), kid_std=float(kid_std))
             is_mean, is_std = self.inception_score.compute()
             scores.update(is_mean=float(is_mean), is_std=float(is_std))
-            real = _subsample(dim_zero_cat(self.kid.real_features), self.knn_max_samples)
-            fake = _subsample(dim_zero_cat(self.kid.fake_features), self.knn_max_samples)
+            real_all = dim_zero_cat(self.kid.real_features)
+            fake_all = dim_zero_cat(self.kid.fake_features)
+            real = _subsample(real_all, self.knn_max_samples)
+            fake = _subsample(fake_all, self.knn_max_samples)
+            if self.scores_per_class:
+                scores.update(self._per_class(real_all, fake_all))
         scores.update(knn_metrics(real, fake, pr_k=self.pr_k, dc_k=self.dc_k))
         probs = dim_zero_cat(self.inception_score.features).softmax(dim=1)
         scores.update(mode_coverage(probs, self.mode_min_fraction))
@@ -144,11 +173,36 @@ class GanMetrics(nn.Module):
             self.feature_net.forget()
         return scores
 
+    @property
+    def scores_per_class(self) -> bool:
+        """Whether compute() adds per-class scores: asked for, and labels came with every image."""
+        return self.per_class and all(
+            labels is not None and len(labels) > 0 for labels in self.labels.values()
+        )
+
+    def _per_class(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float | None]:
+        """Per-class FID/precision/recall, each class capped at knn_max_samples per side."""
+        sides = []
+        for features, labels in ((real, self.labels[True]), (fake, self.labels[False])):
+            labels = torch.cat(labels)  # type: ignore[arg-type]  # scores_per_class checked it
+            index = _per_class_subset(labels, self.knn_max_samples)
+            sides += [features.cpu()[index], labels[index]]
+        return per_class_scores(*sides, pr_k=self.pr_k)
+
 
 def _subsample(x: torch.Tensor, n: int | None) -> torch.Tensor:
     if n is None or len(x) <= n:
         return x
     return x[torch.randperm(len(x))[:n]]
+
+
+def _per_class_subset(labels: torch.Tensor, n: int | None) -> torch.Tensor:
+    """Indices of at most n random rows of every class (all of them when n is None)."""
+    keep = []
+    for label in torch.unique(labels):
+        rows = torch.nonzero(labels == label).flatten()
+        keep.append(rows if n is None or len(rows) <= n else rows[torch.randperm(len(rows))[:n]])
+    return torch.cat(keep).sort().values
 
 
 def batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
@@ -163,17 +217,29 @@ def score_images(
     num_fake: int | None = None,
     batch_size: int = 500,
     device: str | torch.device = "cpu",
+    real_labels: torch.Tensor | None = None,
+    fake_labels: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Feed real images (uint8 or [0, 1]) and generated ones (a tensor, or a function
-    n -> n images in [0, 1]) batch by batch, then compute the suite."""
-    for batch in batches(real, batch_size):
-        suite.update(batch.to(device), real=True)
+    n -> n images in [0, 1]) batch by batch, then compute the suite.
+
+    Per-class scores need the labels of both sides: `real_labels`, and `fake_labels` for a tensor
+    of generated images or, for a sampling function, its `labeled(n) -> (images, labels)` (a
+    `cnngan.metrics.samples.GanSampler` of a conditional GAN has one).
+    """
+    for start in range(0, len(real), batch_size):
+        labels = None if real_labels is None else real_labels[start : start + batch_size]
+        suite.update(real[start : start + batch_size].to(device), real=True, labels=labels)
     if callable(fake):
         if num_fake is None:
             raise ValueError("num_fake is required when fake is a sampling function")
+        labeled = getattr(fake, "labeled", None) if real_labels is not None else None
         for start in range(0, num_fake, batch_size):
-            suite.update(fake(min(batch_size, num_fake - start)).to(device), real=False)
+            n = min(batch_size, num_fake - start)
+            images, labels = labeled(n) if labeled else (fake(n), None)
+            suite.update(images.to(device), real=False, labels=labels)
     else:
-        for batch in batches(fake, batch_size):
-            suite.update(batch.to(device), real=False)
+        for start in range(0, len(fake), batch_size):
+            labels = None if fake_labels is None else fake_labels[start : start + batch_size]
+            suite.update(fake[start : start + batch_size].to(device), real=False, labels=labels)
     return suite.compute()

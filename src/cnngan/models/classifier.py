@@ -29,6 +29,8 @@ class ImageClassifier(L.LightningModule):
         left-right symmetric (Fashion-MNIST, CIFAR-10; not digits). Costs a second forward pass.
     """
 
+    checkpoint_kind = "classifier"  # how error messages name its checkpoints (load_model)
+
     def __init__(
         self,
         net: nn.Module,

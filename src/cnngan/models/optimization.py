@@ -49,10 +49,21 @@ def check_interval(interval: str) -> None:
         raise ValueError(f"scheduler_interval={interval!r}; choose 'step' or 'epoch'")
 
 
-def schedule_length(trainer: L.Trainer, interval: str) -> int:
-    """How often a scheduler steps in this fit: once per batch ("step") or per epoch."""
+def schedule_length(
+    trainer: L.Trainer, interval: str, optimizer_steps_per_iteration: int = 1
+) -> int:
+    """How often a scheduler steps in this fit: once per batch ("step") or per epoch.
+
+    Lightning's `max_steps` counts optimizer steps; a model making several per batch (the GAN)
+    has its batches capped at `max_steps // optimizer_steps_per_iteration`.
+    """
     check_interval(interval)
-    return int(trainer.estimated_stepping_batches if interval == "step" else trainer.max_epochs)
+    if interval == "epoch":
+        return int(trainer.max_epochs)
+    batches = trainer.estimated_stepping_batches
+    if trainer.max_steps > 0:
+        batches = min(batches, trainer.max_steps // optimizer_steps_per_iteration)
+    return int(batches)
 
 
 def scheduler_config(
@@ -61,9 +72,11 @@ def scheduler_config(
     trainer: L.Trainer,
     interval: str,
     name: str | None = None,
+    optimizer_steps_per_iteration: int = 1,
 ) -> dict[str, Any]:
-    """Lightning's scheduler dict for one optimizer."""
-    scheduler = build_scheduler(factory, optimizer, schedule_length(trainer, interval))
+    """Lightning's scheduler dict for one optimizer, stepped once per batch or per epoch."""
+    length = schedule_length(trainer, interval, optimizer_steps_per_iteration)
+    scheduler = build_scheduler(factory, optimizer, length)
     config = {"scheduler": scheduler, "interval": interval}
     return config | ({"name": name} if name else {})
 

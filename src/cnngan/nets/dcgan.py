@@ -8,17 +8,21 @@ the channel count next to the image (the generator's last hidden layer, the disc
 first); it doubles at every lower resolution, up to `max_width`. With the defaults, 28x28x1 gives
 the classic G of 766k and D of 139k parameters.
 
-Class-conditional variants: the generator concatenates a label embedding to z; the discriminator
-is a projection discriminator (Miyato & Koyama 2018): logit = head(h) + <embed(y), h>.
+Class-conditional variants: the generator concatenates a label embedding to z and, with
+`conditional_norm`, also gives every batch norm a gain and bias per class (class-conditional batch
+norm); the discriminator is a projection discriminator (Miyato & Koyama 2018):
+logit = head(h) + <embed(y), h>.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from torch import nn
 
+from cnngan.nets.conditional_norm import ClassConditionalBatchNorm2d
 from cnngan.nets.gan_common import apply_spectral_norm, check_labels, projection_logits
 
 NORMS = ("none", "batch", "layer")
@@ -45,19 +49,30 @@ def _widths(width: int, max_width: int, k: int) -> list[int]:
 
 
 def dcgan_init_(module: nn.Module) -> None:
-    """The DCGAN paper's initialization: conv/linear weights N(0, 0.02), norm gains N(1, 0.02)."""
+    """The DCGAN paper's initialization: conv/linear weights N(0, 0.02), norm gains N(1, 0.02)
+    (the per-class gains of a class-conditional batch norm too)."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm):
+        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+        elif isinstance(m, ClassConditionalBatchNorm2d):
+            nn.init.normal_(m.gain.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias.weight)
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, latent_dim) [+ labels (N,)] -> images (N, C, H, W) in [-1, 1]."""
+    """z (N, latent_dim) [+ labels (N,)] -> images (N, C, H, W) in [-1, 1].
+
+    Args:
+        conditional: take class labels: their embedding (`embed_dim` wide) is concatenated to z.
+        conditional_norm: with `conditional`, every batch norm gets a gain and bias per class
+            (`ClassConditionalBatchNorm2d`). Off by default: the layers, and so the checkpoints,
+            of a generator without it stay as they were.
+    """
 
     def __init__(
         self,
@@ -69,8 +84,14 @@ class DCGANGenerator(nn.Module):
         conditional: bool = False,
         embed_dim: int = 32,
         dcgan_init: bool = True,
+        conditional_norm: bool = False,
     ) -> None:
         super().__init__()
+        if conditional_norm and not conditional:
+            raise ValueError(
+                "conditional_norm=true needs a conditional generator (conditional=true): "
+                "an unconditional one has no labels to condition its batch norm on"
+            )
         self.latent_dim = int(latent_dim)
         self.image_shape = tuple(int(s) for s in image_shape)
         self.num_classes, self.conditional = int(num_classes), bool(conditional)
@@ -80,11 +101,12 @@ class DCGANGenerator(nn.Module):
         self.embed = nn.Embedding(self.num_classes, embed_dim) if self.conditional else None
         in_dim = self.latent_dim + (embed_dim if self.conditional else 0)
         self.project = nn.Linear(in_dim, widths[0] * h0 * w0, bias=False)
-        layers: list[nn.Module] = [nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
+        norm = self._norm_factory(bool(conditional_norm))
+        layers: list[nn.Module] = [norm(widths[0]), nn.ReLU(inplace=True)]
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(c_out),
+                norm(c_out),
                 nn.ReLU(inplace=True),
             ]
         layers += [nn.ConvTranspose2d(widths[-1], self.image_shape[0], 4, 2, 1), nn.Tanh()]
@@ -92,10 +114,19 @@ class DCGANGenerator(nn.Module):
         if dcgan_init:
             dcgan_init_(self)
 
+    def _norm_factory(self, conditional_norm: bool) -> type[nn.Module] | partial[nn.Module]:
+        if conditional_norm:
+            return partial(ClassConditionalBatchNorm2d, num_classes=self.num_classes)
+        return nn.BatchNorm2d
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
-            z = torch.cat([z, self.embed(check_labels(labels, z, self.num_classes))], dim=1)
-        return self.net(self.project(z).view(-1, *self.base_shape))
+            labels = check_labels(labels, z, self.num_classes)
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        h = self.project(z).view(-1, *self.base_shape)
+        for layer in self.net:
+            h = layer(h, labels) if isinstance(layer, ClassConditionalBatchNorm2d) else layer(h)
+        return h
 
 
 def _norm(kind: str, channels: int) -> nn.Module:

@@ -1,6 +1,6 @@
 """The frame every entry point runs in (in the spirit of the Lightning-Hydra template's
 `task_wrapper`): extras, config tree, resolved config saved, an early checkpoint check, the task,
-then one `finally` that closes W&B and the DDP group.
+the run card (`run_card.py`), then one `finally` that closes W&B and the DDP group.
 
 A `UserError` (bad config value, missing data, bad checkpoint, bad images) ends the command with
 its message and exit status 2, no traceback; `HYDRA_FULL_ERROR=1` shows the traceback, and in a
@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from cnngan.core.errors import UserError
 from cnngan.core.rank import log
 from cnngan.run.metrics_file import plain_metrics
+from cnngan.run.run_card import write_run_card
 
 T = TypeVar("T")
 
@@ -37,9 +38,13 @@ def run_entry(cfg: DictConfig, task: Callable[[DictConfig], T], command: str = "
             print_config_tree(cfg)
         if "paths" in cfg and cfg.paths.get("output_dir"):
             save_resolved_config(cfg, cfg.paths.output_dir)
-        return task(cfg)
+        result = task(cfg)
+        write_run_card(cfg, command)  # <run dir>/README.md (rank 0)
+        return result
     except Exception as err:
         message, status = one_line_error(err, cfg)
+        if message is not None and in_multirun():  # the job's log says it in one line too
+            log.error("%s: error: %s", command, message)
         if message is None or os.environ.get("HYDRA_FULL_ERROR") == "1" or in_multirun():
             raise
         print(f"{command}: error: {message}", file=sys.stderr)

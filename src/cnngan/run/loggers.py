@@ -122,3 +122,61 @@ def wandb_logger(
     return WandbLogger(
         save_dir=save_dir, mode=resolved, group=group, name=name, job_type=job_type, **kwargs
     )
+
+
+def mlflow_tracking(tracking_uri: str | None, save_dir: str | Path) -> tuple[str, str | None]:
+    """(tracking URI, artifact location for a new experiment): `tracking_uri`, else
+    MLFLOW_TRACKING_URI, else a local SQLite store `<save_dir>/mlflow.db` whose artifacts go to
+    `<save_dir>/artifacts` (MLflow 3 refuses the file store Lightning would fall back to). A
+    server or database names its own artifact location (None)."""
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri, None
+    folder = Path(save_dir).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}", (folder / "artifacts").as_uri()
+
+
+def mlflow_tags(tags: Any = None, task_name: str | None = None) -> dict[str, str]:
+    """MLflow run tags: the config's tags, the task, the run folder, and for a multirun job its
+    sweep (`<task>-<sweep dir name>`, the same for every job) and job number."""
+    info = hydra_job_info()
+    found = {
+        "cnngan.tags": ",".join(str(t) for t in tags or []),
+        "cnngan.task": task_name,
+        "cnngan.run_dir": info.get("output_dir"),
+        "cnngan.sweep": sweep_group(task_name),
+        "cnngan.job": info.get("job_num"),
+    }
+    return {k: str(v) for k, v in found.items() if v not in (None, "")}
+
+
+def mlflow_logger(
+    experiment_name: str = "cnngan",
+    run_name: str | None = AUTO,
+    tracking_uri: str | None = None,
+    save_dir: str = "mlflow",
+    tags: Any = None,
+    task_name: str | None = None,
+    log_model: bool | str = True,
+    **kwargs: Any,
+):  # noqa: ANN201 (an MLFlowLogger; lightning is imported lazily)
+    """Lightning's MLFlowLogger with a tracking store that works everywhere (`mlflow_tracking`),
+    one run per run or multirun job, named `<job number>-<overrides>` in a multirun and after its
+    run folder otherwise (`run_name="auto"`), tagged by `mlflow_tags`."""
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    uri, artifact_location = mlflow_tracking(tracking_uri, save_dir)
+    if run_name == AUTO:
+        output_dir = hydra_job_info().get("output_dir")
+        run_name = sweep_run_name() or (Path(output_dir).name if output_dir else None)
+    return MLFlowLogger(
+        experiment_name=experiment_name,
+        run_name=run_name,
+        tracking_uri=uri,
+        tags=mlflow_tags(tags, task_name),
+        save_dir=None,
+        log_model=log_model,
+        artifact_location=kwargs.pop("artifact_location", None) or artifact_location,
+        **kwargs,
+    )

@@ -44,10 +44,3 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     """A metrics.json (file or run folder) as a flat dict."""
     path = Path(path)
     return read_json(path / "metrics.json" if path.is_dir() else path)
-
-
-def protocol_of(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The `protocol/<key>` entries of a metrics dict, without the prefix."""
-    return {
-        k[len(PROTOCOL_PREFIX) :]: v for k, v in metrics.items() if k.startswith(PROTOCOL_PREFIX)
-    }

@@ -1,5 +1,6 @@
-"""The Hydra callback behind every multirun's records (conf/hydra/default.yaml): `job.json` per
-job when the job ends (rank 0 only), summary.json + summary.md in the sweep dir at the end."""
+"""The Hydra callbacks of every multirun (conf/hydra/default.yaml): `SweepSummary` writes `job.json`
+per job when the job ends (rank 0 only) and summary.json + summary.md in the sweep dir at the end;
+`TrialHeartbeat` keeps an Optuna trial's heartbeat while its job runs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cnngan.core.rank import is_rank_zero_process
+from cnngan.sweeps.heartbeat import HeartbeatThread, start_heartbeat
 from cnngan.sweeps.records import JOB_FILE, write_job_record
 from cnngan.sweeps.summary import SUMMARY_MD, summary_kwargs, write_summary
 
@@ -54,3 +56,24 @@ class SweepSummary(Callback):
                 summary["best"]["value"],
                 summary["best"]["params"],
             )
+
+
+class TrialHeartbeat(Callback):
+    """While a job of cnngan's Optuna sweeper runs, its rank-0 process records the trial's
+    heartbeat (`optuna_trial.heartbeat_s`, see cnngan.sweeps.heartbeat); nothing outside a sweep."""
+
+    def __init__(self) -> None:
+        self._thread: HeartbeatThread | None = None
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not is_rank_zero_process():
+            return
+        try:
+            self._thread = start_heartbeat(config.get("optuna_trial"))
+        except Exception as err:  # the sweeper notices a job without heartbeat by its launcher
+            log.warning("could not start the trial's heartbeat: %s", err)
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None

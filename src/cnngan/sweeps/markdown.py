@@ -77,6 +77,10 @@ def _notes(jobs: list[Mapping[str, Any]]) -> list[str]:
     if pruned:
         lines += ["", "## Pruned jobs", ""]
         lines += [f"- job {j.get('num')}: {_fmt(j['pruned'])[:300]}" for j in pruned]
+    reruns = [j for j in jobs if j.get("rerun_of") is not None]
+    if reruns:
+        lines += ["", "## Reruns of interrupted jobs", ""]
+        lines += [f"- job {j.get('num')} reran job {j['rerun_of']}'s parameters" for j in reruns]
     errors = [j for j in jobs if j.get("error")]
     if errors:
         lines += ["", "## Failed jobs", ""]

@@ -1,5 +1,5 @@
 """Optuna parts shared by the sweeper (hydra_plugins/cnngan_sweepers) and the pruning callback
-(cnngan/callbacks/optuna_pruning.py): samplers and pruners by name, and a job's trial.
+(cnngan/sweeps/pruning.py): samplers and pruners by name, the study's storage, and a job's trial.
 
 The sweeper stores its pruner's spec in the study (user attr `pruner`); a job connects to its trial
 with (storage URL, study name, trial number) and rebuilds the same pruner, so `should_prune()` in
@@ -8,7 +8,8 @@ the job asks the pruner the sweeper was configured with. Optuna is imported only
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cnngan.core.errors import UserError
@@ -62,6 +63,29 @@ def build_pruner(spec: Mapping[str, Any] | None) -> Any:
     spec = spec or {"name": "none", "args": {}}
     cls = _class(optuna.pruners, PRUNERS, spec["name"], "pruner")
     return cls(**dict(spec.get("args") or {}))
+
+
+def rdb_storage(
+    url: str,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
+    on_stale: Callable[[Any, Any], None] | None = None,
+) -> Any:
+    """The study's storage (any SQLAlchemy URL: sqlite:///..., postgresql://user@host:port/db),
+    with Optuna's trial heartbeat when `heartbeat_s` is set: `optuna.storages.fail_stale_trials`
+    then fails RUNNING trials not heard from for `grace_s` seconds and calls `on_stale` on each."""
+    import optuna
+
+    if not heartbeat_s:
+        return optuna.storages.RDBStorage(url)
+    with warnings.catch_warnings():  # heartbeat_interval is experimental in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s,
+            heartbeat_stale_trial_callback=on_stale,
+        )
 
 
 def connect_trial(storage: str, study_name: str, number: int) -> Any:

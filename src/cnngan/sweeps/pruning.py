@@ -45,7 +45,8 @@ class OptunaPruning(L.Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit" and self.active and trainer.is_global_zero and self._trial is None:
-            self._trial = connect_trial(**self.trial_ref)
+            ref = self.trial_ref
+            self._trial = connect_trial(ref["storage"], ref["study_name"], ref["number"])
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not self.active:

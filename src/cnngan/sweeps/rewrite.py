@@ -2,7 +2,7 @@
 interrupted.
 
 Every multirun (grid or Optuna, any launcher) ends with `summary.json` and `summary.md` in its
-sweep dir (the `SweepSummary` Hydra callback, cnngan/utils/sweep_callback.py): the best job (one
+sweep dir (the `SweepSummary` Hydra callback, cnngan/sweeps/hydra_callback.py): the best job (one
 metric) or the Pareto front (several), and a table of all jobs (status, swept parameters,
 objective, test metrics). Metric(s), direction(s) and the Optuna study are read from the sweep's
 multirun.yaml; --metric / --direction override them.

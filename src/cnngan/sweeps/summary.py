@@ -22,7 +22,17 @@ SUMMARY_JSON = "summary.json"
 TRIAL_KEY = "optuna_trial"
 SUMMARY_MD = "summary.md"
 _STATE_TO_STATUS = {"COMPLETE": "COMPLETED", "FAIL": "FAILED"}
-_JOB_KEYS = ("num", "dir", "status", "objective", "params", "error", "pruned", "metrics")
+_JOB_KEYS = (
+    "num",
+    "dir",
+    "status",
+    "objective",
+    "params",
+    "error",
+    "pruned",
+    "rerun_of",
+    "metrics",
+)
 
 
 def _override_map(overrides: list[str]) -> dict[str, str]:
@@ -38,11 +48,20 @@ def _override_map(overrides: list[str]) -> dict[str, str]:
 def _optuna_trials(storage: str, study_name: str) -> list[dict[str, Any]]:
     import optuna
 
+    from cnngan.sweeps.reruns import RERUN_OF_ATTR  # imports Optuna: only for Optuna sweeps
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=study_name, storage=storage)
     return [
-        {"num": t.number, "state": t.state.name, "values": t.values, "params": dict(t.params)}
+        {
+            "num": t.number,
+            "state": t.state.name,
+            "values": t.values,
+            "params": dict(t.params),
+            "rerun_of": t.user_attrs.get(RERUN_OF_ATTR),
+        }
         for t in study.get_trials(deepcopy=False)
+        if t.state.name != "WAITING"  # enqueued, not started: no job yet
     ]
 
 
@@ -54,6 +73,8 @@ def _merge_trials(rows: list[dict[str, Any]], trials: list[dict[str, Any]]) -> l
         row = by_num.setdefault(trial["num"], empty)
         row["params"] = trial["params"]
         row["status"] = _STATE_TO_STATUS.get(trial["state"], trial["state"])
+        if trial["rerun_of"] is not None:
+            row["rerun_of"] = trial["rerun_of"]
         if trial["state"] == "COMPLETE":
             row["objective"] = trial["values"][0] if len(trial["values"]) == 1 else trial["values"]
     return sorted(by_num.values(), key=lambda r: r.get("num") or 0)

@@ -1,7 +1,8 @@
 """cnngan's Optuna sweeper: `hydra/sweeper=cnngan_optuna` (conf/hparams_search/*_optuna.yaml).
 
 Hydra imports every module of `hydra_plugins` at each start, so this one stays light: the config
-schema and the plugin class; Optuna and the study loop (`_study.py`) load only when a sweep runs.
+schema and the plugin class; Optuna and the study loop (cnngan.sweeps.study) load only when a sweep
+runs.
 What the options mean: conf/hparams_search/classifier_optuna.yaml and the README.
 """
 
@@ -20,13 +21,17 @@ class CnnganOptunaSweeperConf:
     # metric name(s) and direction(s) (maximize | minimize): the task config's by default
     metric: Any = "${oc.select:optimized_metric,null}"
     direction: Any = "${oc.select:optimized_direction,null}"
-    # any SQLAlchemy URL; the default keeps the study next to its jobs
+    # any SQLAlchemy URL; the default keeps the study next to its jobs (one machine). Jobs on
+    # several machines: a database server, e.g. postgresql://user@host:5432/db (docs/search.md)
     storage: Any = "sqlite:///${hydra.sweep.dir}/optuna.db"
     study_name: str = "${hydra.job.name}"
     # the study's total number of trials (a resumed study runs only the rest)
     n_trials: int = 20
-    # trials per batch (a batch ends when its last job ends); default: the launcher's n_jobs
-    n_jobs: Any = "${oc.select:hydra.launcher.n_jobs,1}"
+    # trials running at once; default: the launcher's n_jobs (joblib: a batch ends when its last
+    # job ends) or array_parallelism (SLURM: a slot is refilled as soon as its trial ends)
+    n_jobs: Any = (
+        "${oc.select:hydra.launcher.n_jobs,${oc.select:hydra.launcher.array_parallelism,1}}"
+    )
     # tpe | random | cmaes | grid | qmc, seeded with `seed`; sampler_args (a dict) go to its constructor
     sampler: str = "tpe"
     sampler_args: Any = None
@@ -34,6 +39,11 @@ class CnnganOptunaSweeperConf:
     # none | median | hyperband | successive_halving; pruner_args (a dict) go to its constructor
     pruner: str = "none"
     pruner_args: Any = None
+    # seconds between a running job's heartbeats (null: none); a trial not heard from for
+    # grace_s seconds is failed and its parameters run again, at most max_retry times
+    heartbeat_s: Any = 30
+    grace_s: Any = 600
+    max_retry: Any = 3
     # search space in Hydra's override grammar: interval(), choice(), range(), tag(log, ...)
     params: dict[str, str] = field(default_factory=dict)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from cnngan.checkpoints.files import CheckpointError
-from cnngan.checkpoints.model import model_from_checkpoint
-from cnngan.core.errors import MissingInputError, UserError
+from cnngan.checkpoints.model import load_model
+from cnngan.core.errors import UserError
+from cnngan.data.normalization import normalization_stats
 from cnngan.data.transforms import BatchTransform
 from cnngan.metrics.evaluator import load_evaluator
 from cnngan.models.classifier import ImageClassifier
@@ -20,23 +21,14 @@ def load_classifier(
 ) -> tuple[ImageClassifier, BatchTransform]:
     """The classifier of a checkpoint (eval mode) and the input normalization it was trained with
     (from the data config stored in the checkpoint)."""
-    if not ckpt_path or not Path(ckpt_path).is_file():
-        raise MissingInputError(
-            f"{needed_by}={ckpt_path} does not exist: train the k-classifier first (stage "
-            "k_classifiers of scripts/augmentation_study.py: experiment=augment_classifier, seed=0, "
-            "real only) or point it at a classifier checkpoint"
-        )
-    model, config = model_from_checkpoint(ckpt_path)
-    if not isinstance(model, ImageClassifier):
-        raise CheckpointError(
-            f"{ckpt_path} holds a {type(model).__name__}, not a classifier; {needed_by} needs the "
-            "checkpoint of a classifier run (experiment=augment_classifier)"
-        )
-    normalize = config["data"].get("normalize") or {}
-    channels = int(config["data"]["image_shape"][0])
-    transform = BatchTransform(
-        normalize.get("mean", [0.5] * channels), normalize.get("std", [0.5] * channels)
+    fix = (
+        "train the k-classifier first (stage k_classifiers of scripts/augment_study: "
+        f"experiment=augment_classifier, seed=0, real only) or point {needed_by} at a classifier "
+        "checkpoint"
     )
+    model, config = load_model(ckpt_path, ImageClassifier, needed_by, fix=fix)
+    channels = int(config["data"]["image_shape"][0])
+    transform = BatchTransform(*normalization_stats(config["data"].get("normalize"), channels))
     return model, transform
 
 
@@ -95,6 +87,20 @@ def unlabelled_mask(n: int, labelled: torch.Tensor) -> torch.Tensor:
     return mask
 
 
+def predict_unlabelled(
+    ckpt_path: str,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    unlabelled: torch.Tensor,
+    num_classes: int,
+    needed_by: str,
+) -> tuple[torch.Tensor, float]:
+    """The classifier's class for every image where `unlabelled` is True, and the accuracy of
+    those predictions (the true labels are only read for this report)."""
+    predicted = predicted_labels(ckpt_path, images[unlabelled], num_classes, needed_by)
+    return predicted, (predicted == labels[unlabelled]).float().mean().item()
+
+
 def pseudo_labels(
     ckpt_path: str,
     images: torch.Tensor,
@@ -103,13 +109,13 @@ def pseudo_labels(
     num_classes: int,
 ) -> tuple[torch.Tensor, float]:
     """Labels for all `images`: the classifier's predictions, except at the indices `labelled`,
-    which keep their own `labels`; and the predictions' accuracy on the other images (their true
-    labels are only read for this report)."""
-    predicted = predicted_labels(ckpt_path, images, num_classes, "data.pseudo_label_ckpt")
+    which keep their own `labels`; and the predictions' accuracy."""
     unlabelled = unlabelled_mask(len(labels), labelled)
-    accuracy = (predicted[unlabelled] == labels[unlabelled]).float().mean().item()
-    out = predicted.clone()
-    out[labelled] = labels[labelled]
+    predicted, accuracy = predict_unlabelled(
+        ckpt_path, images, labels, unlabelled, num_classes, "data.pseudo_label_ckpt"
+    )
+    out = labels.clone()
+    out[unlabelled] = predicted
     return out, accuracy
 
 
@@ -122,14 +128,14 @@ def pseudo_labelled_pool(
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """The unlabelled images (every index but `labelled`) with the classifier's predictions as
     labels: the training data of the study's gan_all generator, used directly. Also the
-    predictions' accuracy (true labels are only read for this report)."""
+    predictions' accuracy."""
     unlabelled = unlabelled_mask(len(labels), labelled)
     if not unlabelled.any():
         raise UserError(
             "data.synthetic.source=pseudo_labels needs unlabelled images, but every training "
             "image is labelled (data.k_per_class=all): use it with a number k, or another lever"
         )
-    pool = images[unlabelled]
-    predicted = predicted_labels(ckpt_path, pool, num_classes, "data.synthetic.ckpt_path")
-    accuracy = (predicted == labels[unlabelled]).float().mean().item()
-    return pool, predicted, accuracy
+    predicted, accuracy = predict_unlabelled(
+        ckpt_path, images, labels, unlabelled, num_classes, "data.synthetic.ckpt_path"
+    )
+    return images[unlabelled], predicted, accuracy

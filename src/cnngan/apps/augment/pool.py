@@ -10,21 +10,26 @@ from pathlib import Path
 
 import torch
 
-from cnngan.apps.gan_checkpoint import load_gan
 from cnngan.checkpoints.files import CheckpointError
-from cnngan.core.errors import MissingInputError
+from cnngan.checkpoints.model import load_model
 from cnngan.core.image_io import to_uint8
+from cnngan.models.gan.module import GAN
 
 
-def check_gan_file(ckpt_path: str | Path | None, needed_by: str) -> Path:
-    """The checkpoint path, or one line that says which stage of the study makes it."""
-    if not ckpt_path or not Path(ckpt_path).is_file():
-        raise MissingInputError(
-            f"{needed_by}={ckpt_path} does not exist: train that conditional GAN first "
-            "(scripts/augmentation_study.py runs the GAN stages before the classifier grid), "
-            f"point {needed_by} at a conditional GAN checkpoint, or set data.synthetic.ratio=0"
+def load_conditional_gan(ckpt_path: str | Path | None, needed_by: str) -> GAN:
+    """The conditional GAN of `ckpt_path`, or one line that says which stage of the study makes it."""
+    fix = (
+        "train that conditional GAN first (scripts/augment_study runs the GAN stages before the "
+        f"classifier grid), point {needed_by} at a conditional GAN checkpoint, or set "
+        "data.synthetic.ratio=0"
+    )
+    model, _ = load_model(ckpt_path, GAN, needed_by, fix=fix)
+    if not model.hparams.conditional:
+        raise CheckpointError(
+            f"{ckpt_path} holds an unconditional GAN; {needed_by} needs a conditional one "
+            "(trained with model.conditional=true, e.g. experiment=augment_gan)"
         )
-    return Path(ckpt_path)
+    return model
 
 
 def sample_conditional_gan(
@@ -37,8 +42,7 @@ def sample_conditional_gan(
     batch_size: int = 1000,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`per_class` uint8 images of every class from a conditional GAN checkpoint, and labels."""
-    ckpt_path = check_gan_file(ckpt_path, "data.synthetic.ckpt_path")
-    model, _ = load_gan(ckpt_path, "data.synthetic.ckpt_path", conditional=True)
+    model = load_conditional_gan(ckpt_path, "data.synthetic.ckpt_path")
     hp = model.hparams
     if int(hp.num_classes) != num_classes or tuple(hp.image_shape) != tuple(image_shape):
         raise CheckpointError(

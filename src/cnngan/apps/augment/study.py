@@ -35,7 +35,7 @@ from cnngan.apps.augment.classify import pseudo_labelled_pool, pseudo_labels
 from cnngan.apps.augment.filter import FilterConfig, filter_pool
 from cnngan.apps.augment.pool import sample_conditional_gan
 from cnngan.apps.augment.sampler import MODES, MixingSampler, pretrain_epochs
-from cnngan.core.errors import UserError
+from cnngan.core.errors import UserError, require_positive
 from cnngan.core.json_safe import write_json
 from cnngan.core.rank import log
 from cnngan.data.datamodule import ImageDataModule, InMemoryImages, keep_batch
@@ -83,8 +83,7 @@ class SyntheticConfig:
             )
         if self.mode not in MODES:
             raise ValueError(f"data.synthetic.mode={self.mode!r}; choose one of {list(MODES)}")
-        if self.pool_per_class < 1:
-            raise ValueError(f"data.synthetic.pool_per_class={self.pool_per_class} must be >= 1")
+        require_positive("data.synthetic.pool_per_class", self.pool_per_class)
 
 
 def parse_k(k: int | str | None) -> int | None:
@@ -95,9 +94,7 @@ def parse_k(k: int | str | None) -> int | None:
         k = int(k)
     except ValueError:
         raise ValueError(f"data.k_per_class={k!r} must be a number >= 1 or 'all'") from None
-    if k < 1:
-        raise ValueError(f"data.k_per_class={k} must be >= 1 (or 'all')")
-    return k
+    return require_positive("data.k_per_class", k, hint="or 'all'")
 
 
 def select_per_class(labels: torch.Tensor, k: int, num_classes: int, seed: int) -> torch.Tensor:
@@ -244,11 +241,6 @@ class FewShotDataModule(ImageDataModule):
             }
         }
         return images, labels
-
-    @property
-    def is_synthetic(self) -> torch.Tensor:
-        """Boolean mask over the training set: True for GAN images (they come last)."""
-        return torch.arange(self.n_real + self.n_synthetic) >= self.n_real
 
     # ------------------------------------------------------------------ order
     @property

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnngan.apps.inpaint.baselines import poisson_blend
+from cnngan.core.errors import require_positive
 
 Generator = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -50,8 +51,9 @@ class InversionConfig:
             raise ValueError(f"context_loss={self.context_loss!r}; choose l1 or l2")
         if self.blend not in ("poisson", "paste"):
             raise ValueError(f"blend={self.blend!r}; choose poisson or paste")
-        if self.restarts < 1 or self.steps < 0:
-            raise ValueError("restarts must be >= 1 and steps >= 0")
+        require_positive("restarts", self.restarts)
+        if self.steps < 0:
+            raise ValueError(f"steps={self.steps} must be >= 0")
 
 
 def context_weights(hole: torch.Tensor, window: int) -> torch.Tensor:

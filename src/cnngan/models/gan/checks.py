@@ -52,5 +52,5 @@ def check_real_range(real: torch.Tensor) -> None:
     if low < -1.01 or high > 1.01:
         raise ValueError(
             f"real images span [{low:.2f}, {high:.2f}] but the generator outputs [-1, 1]: "
-            "normalize the data with mean = std = 0.5 (GAN experiments set data.normalize=null)"
+            "set data.normalize=minus_one_one (mean = std = 0.5, as the GAN experiments do)"
         )

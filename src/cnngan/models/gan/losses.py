@@ -81,6 +81,14 @@ class GANLoss:
             "d_fake": self.score(fake.detach()).mean(),
         }
 
+    def evaluate(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Both losses and the scores of D's outputs on held-out real images and on fakes."""
+        return {
+            "d_loss": self.discriminator(real, fake),
+            "g_loss": self.generator(fake),
+            **self.scores(real, fake),
+        }
+
 
 LOSSES: dict[str, GANLoss] = {
     "minimax": GANLoss("minimax", bce_d_loss, minimax_g_loss, torch.sigmoid),

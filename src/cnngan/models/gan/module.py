@@ -2,9 +2,10 @@
 
 One training iteration = one batch of real images = `n_critic` discriminator steps followed by one
 generator step. Lightning's `global_step` counts optimizer steps (n_critic + 1 per iteration in
-manual optimization), so this module reads `trainer.max_steps` (and `min_steps`) as a number of
-*iterations* and translates it into optimizer steps (`budget.py`): `trainer.max_steps=5000` runs
-exactly 5000 batches whatever `n_critic` is. Logging steps and `self.iteration` also count iterations.
+manual optimization); this module declares that count (`optimizer_steps_per_iteration`), and the
+run layer builds the Trainer with `trainer.max_steps` (and `min_steps`) read as *iterations*
+(`cnngan.run.trainer.build_trainer`): `trainer.max_steps=5000` runs exactly 5000 batches whatever
+`n_critic` is. Logging steps and `self.iteration` also count iterations.
 
 Stability switches (all config values): an EMA copy of the generator (used for sampling and
 evaluation), the R1 penalty, the WGAN gradient penalty, DiffAugment on everything D sees, spectral
@@ -23,20 +24,23 @@ import torch
 from torch import nn
 
 from cnngan.checkpoints.hparams import to_plain_hparams
-from cnngan.models import optimization as optim
+from cnngan.models import optimization
 from cnngan.models.gan import ema
-from cnngan.models.gan.budget import StepBudget
 from cnngan.models.gan.checks import check_gan_config, check_real_range
 from cnngan.models.gan.diffaugment import DiffAugment
+from cnngan.models.gan.grad_norms import GradientNorms
 from cnngan.models.gan.losses import get_loss
 from cnngan.models.gan.regularizers import regularized_d_loss
-from cnngan.models.gan.sampling import decode_in_chunks, sample_labels
+from cnngan.models.gan.sampling import GeneratorSampling
 
+Tensor = torch.Tensor
 # nets and partials: not plain data, so not hyperparameters (checkpoints load weights_only)
 OBJECTS = ["generator", "discriminator", "g_optimizer", "d_optimizer", "g_scheduler", "d_scheduler"]
+# the nets in the order configure_optimizers returns their optimizers
+NETS = ("g", "d")
 
 
-class GAN(L.LightningModule):
+class GAN(GeneratorSampling, L.LightningModule):
     """Args:
     generator: maps (z (N, latent_dim), labels (N,) or None) to images (N, C, H, W) in [-1, 1].
     discriminator: maps (images, labels or None) to one raw output per image, shape (N,).
@@ -66,8 +70,8 @@ class GAN(L.LightningModule):
         self,
         generator: nn.Module,
         discriminator: nn.Module,
-        g_optimizer: optim.OptimizerFactory,
-        d_optimizer: optim.OptimizerFactory,
+        g_optimizer: optimization.OptimizerFactory,
+        d_optimizer: optimization.OptimizerFactory,
         latent_dim: int,
         image_shape: Sequence[int],
         num_classes: int,
@@ -75,8 +79,8 @@ class GAN(L.LightningModule):
         loss: str = "non_saturating",
         n_critic: int = 1,
         reuse_fake: bool = False,
-        g_scheduler: optim.SchedulerFactory | None = None,
-        d_scheduler: optim.SchedulerFactory | None = None,
+        g_scheduler: optimization.SchedulerFactory | None = None,
+        d_scheduler: optimization.SchedulerFactory | None = None,
         scheduler_interval: str = "step",
         r1_gamma: float = 0.0,
         gp_weight: float = 0.0,
@@ -101,24 +105,19 @@ class GAN(L.LightningModule):
         self.loss_fn = get_loss(loss)
         self.augment = DiffAugment(diffaugment)
         self.generator_ema = ema.ema_copy(generator) if ema_decay is not None else None
-        self.step_budget = StepBudget()
-        self._grad_norms: dict[str, torch.Tensor] = {}
+        self.grad_norms = GradientNorms()
         self._range_checked = False
 
     # ------------------------------------------------------------------ setup
     @property
-    def steps_per_iteration(self) -> int:
+    def optimizer_steps_per_iteration(self) -> int:
         """Optimizer steps per training iteration (n_critic D steps + 1 G step)."""
         return self.hparams.n_critic + 1
 
     @property
     def iteration(self) -> int:
         """Training iterations (batches) completed, from Lightning's optimizer-step counter."""
-        return self.global_step // self.steps_per_iteration
-
-    @property
-    def has_ema(self) -> bool:
-        return self.generator_ema is not None
+        return self.global_step // self.optimizer_steps_per_iteration
 
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
@@ -127,84 +126,73 @@ class GAN(L.LightningModule):
             for net in (self.generator, self.discriminator):
                 net.compile()  # in place: parameter names (checkpoints) stay the eager ones
 
-    def on_fit_start(self) -> None:
-        self.step_budget.translate(self.trainer, self.steps_per_iteration)
-
     def configure_optimizers(self) -> Any:
-        nets = {"g": self.generator, "d": self.discriminator}
+        nets = dict(zip(NETS, (self.generator, self.discriminator), strict=True))
         opts = {k: self.optimizer_factories[k](params=net.parameters()) for k, net in nets.items()}
-        interval = self.hparams.scheduler_interval
         schedulers = [
-            optim.scheduler_config(factory, opts[k], self.trainer, interval, name=f"lr-{k}")
+            self._scheduler_config(factory, opts[k], name=f"lr-{k}")
             for k, factory in self.scheduler_factories.items()
             if factory is not None
         ]
-        return ([opts["g"], opts["d"]], schedulers) if schedulers else [opts["g"], opts["d"]]
+        optimizers = [opts[k] for k in NETS]
+        return (optimizers, schedulers) if schedulers else optimizers
+
+    def _scheduler_config(self, factory: Any, opt: Any, name: str) -> dict[str, Any]:
+        """A scheduler stepped per iteration or epoch, its length (T_max, ...) in iterations."""
+        interval, steps = self.hparams.scheduler_interval, self.optimizer_steps_per_iteration
+        return optimization.scheduler_config(factory, opt, self.trainer, interval, name, steps)
 
     # ------------------------------------------------------------------ training
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.generator(z, labels)
 
-    def _noise(self, n: int) -> torch.Tensor:
+    def _noise(self, n: int) -> Tensor:
         return torch.randn(n, self.hparams.latent_dim, device=self.device)
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real, labels = batch
-        if not self._range_checked:
-            check_real_range(real)
-            self._range_checked = True
-        labels = labels if self.hparams.conditional else None
+        real, labels = self._real_batch(batch)
         g_opt, d_opt = self.optimizers()
+        self.grad_norms.start(self.trainer, self.iteration, self.optimizer_steps_per_iteration)
         n, n_critic = real.shape[0], self.hparams.n_critic
         # with reuse_fake: generated before any toggling, so its graph reaches G's parameters
         shared_fake = self.generator(self._noise(n), labels) if self.hparams.reuse_fake else None
         fakes = [None] * (n_critic - 1) + [shared_fake]  # the last D step sees the shared fakes
         d_logs = [self._discriminator_step(real, labels, d_opt, fake) for fake in fakes]
         g_loss = self._generator_step(n, labels, g_opt, shared_fake)
-        if self.generator_ema is not None:
-            decay = ema.decay_at(self.iteration, self.hparams.ema_decay, self.hparams.ema_start)
-            ema.update_ema(self.generator_ema, self.generator, decay)
+        self._update_ema()
         if self.hparams.scheduler_interval == "step":
-            optim.step_schedulers(self.lr_schedulers())
-        d_mean = {f"train/{k}": torch.stack([d[k] for d in d_logs]).mean() for k in d_logs[0]}
-        losses = {"train/d_loss": d_mean.pop("train/d_loss"), "train/g_loss": g_loss}
-        self.log_dict(losses, on_step=True, on_epoch=False, prog_bar=True)
-        norms = {f"train/{k}_grad_norm": v for k, v in self._grad_norms.items()}
-        self.log_dict(d_mean | norms, on_step=True, on_epoch=False)
+            optimization.step_schedulers(self.lr_schedulers())
+        self._log_iteration(d_logs, g_loss)
+
+    def _real_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        """The real images (range checked on the first batch) and, when conditional, labels."""
+        real, labels = batch
+        if not self._range_checked:
+            check_real_range(real)
+            self._range_checked = True
+        return real, labels if self.hparams.conditional else None
 
     def _discriminator_step(
-        self,
-        real: torch.Tensor,
-        labels: torch.Tensor | None,
-        opt: Any,
-        fake: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
-        hp = self.hparams
+        self, real: Tensor, labels: Tensor | None, opt: Any, fake: Tensor | None = None
+    ) -> dict[str, Tensor]:
         with self.toggled_optimizer(opt):
             if fake is None:
                 with torch.no_grad():
                     fake = self.generator(self._noise(real.shape[0]), labels)
-            fake = fake.detach()
-            real_in, fake_in = self.augment(real), self.augment(fake)
-            if hp.r1_gamma > 0:
-                real_in = real_in.detach().requires_grad_(True)
-            real_out = self.discriminator(real_in, labels).float()
-            fake_out = self.discriminator(fake_in, labels).float()
-            total, logs = regularized_d_loss(
-                self.loss_fn.discriminator(real_out, fake_out),
-                lambda x: self.discriminator(x, labels),
-                real_in,
-                real_out,
-                fake_in,
-                hp.r1_gamma,
-                hp.gp_weight,
+            d = regularized_d_loss(
+                critic=lambda x: self.discriminator(x, labels),
+                real=self.augment(real),
+                fake=self.augment(fake.detach()),
+                loss=self.loss_fn.discriminator,
+                r1_gamma=self.hparams.r1_gamma,
+                gp_weight=self.hparams.gp_weight,
             )
-            self._step(opt, total)
-        return {k: v.detach() for k, v in logs.items()} | self.loss_fn.scores(real_out, fake_out)
+            self._step(opt, d.total)
+        return d.logs | self.loss_fn.scores(d.real_out, d.fake_out)
 
     def _generator_step(
-        self, n: int, labels: torch.Tensor | None, opt: Any, fake: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self, n: int, labels: Tensor | None, opt: Any, fake: Tensor | None = None
+    ) -> Tensor:
         with self.toggled_optimizer(opt):
             if fake is None:
                 fake = self.generator(self._noise(n), labels)
@@ -212,25 +200,40 @@ class GAN(L.LightningModule):
             self._step(opt, loss)
         return loss.detach()
 
-    def _step(self, opt: Any, loss: torch.Tensor) -> None:
+    def _step(self, opt: Any, loss: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
         opt.zero_grad(set_to_none=True)  # no stale gradients lie around during the other step
 
+    def _update_ema(self) -> None:
+        if self.generator_ema is not None:
+            decay = ema.decay_at(self.iteration, self.hparams.ema_decay, self.hparams.ema_start)
+            ema.update_ema(self.generator_ema, self.generator, decay)
+
+    def _log_iteration(self, d_logs: list[dict[str, Tensor]], g_loss: Tensor) -> None:
+        """D's values averaged over its n_critic steps, G's loss, and the gradient norms when
+        this iteration measured them."""
+        d_mean = {f"train/{k}": torch.stack([d[k] for d in d_logs]).mean() for k in d_logs[0]}
+        losses = {"train/d_loss": d_mean.pop("train/d_loss"), "train/g_loss": g_loss}
+        self.log_dict(losses, on_step=True, on_epoch=False, prog_bar=True)
+        self.log_dict(d_mean | self.grad_norms.logged(), on_step=True, on_epoch=False)
+
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Called by the precision plugin after AMP unscaling: the right place to measure and clip."""
-        g_opt, _ = self.optimizers()
-        name = "g" if optimizer is getattr(g_opt, "optimizer", g_opt) else "d"
-        norm = optim.gradient_norm(optimizer)
-        if norm is not None:
-            self._grad_norms[name] = norm
+        """Called by the precision plugin after AMP unscaling: where to measure and clip."""
+        self.grad_norms.measure(self._net_of(optimizer), optimizer)
         hp = self.hparams
-        optim.clip_in_step(self, optimizer, hp.gradient_clip_val, hp.gradient_clip_algorithm)
+        optimization.clip_in_step(self, optimizer, hp.gradient_clip_val, hp.gradient_clip_algorithm)
+
+    def _net_of(self, optimizer: torch.optim.Optimizer) -> str:
+        """ "g" or "d": which net an optimizer of this fit steps (by identity, in NETS order)."""
+        return next(
+            net for net, o in zip(NETS, self.trainer.optimizers, strict=True) if o is optimizer
+        )
 
     def on_train_epoch_end(self) -> None:
         if self.hparams.scheduler_interval == "epoch":
-            optim.step_schedulers(self.lr_schedulers())
+            optimization.step_schedulers(self.lr_schedulers())
 
     # ------------------------------------------------------------------ validation / test
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -248,53 +251,9 @@ class GAN(L.LightningModule):
         z = torch.randn(real.shape[0], self.hparams.latent_dim, generator=rng).to(self.device)
         real_out = self.discriminator(real, labels).float()
         fake_out = self.discriminator(self.generator(z, labels), labels).float()
-        values = {
-            "d_loss": self.loss_fn.discriminator(real_out, fake_out),
-            "g_loss": self.loss_fn.generator(fake_out),
-            **self.loss_fn.scores(real_out, fake_out),
-        }
         self.log_dict(
-            {f"{stage}/{k}": v for k, v in values.items()},
+            {f"{stage}/{k}": v for k, v in self.loss_fn.evaluate(real_out, fake_out).items()},
             on_epoch=True,
             batch_size=real.shape[0],
             sync_dist=True,
         )
-
-    # ------------------------------------------------------------------ sampling
-    def sampling_generator(self, use_ema: bool = True) -> nn.Module:
-        """The EMA generator when there is one and `use_ema`, else the trained generator."""
-        return self.generator_ema if use_ema and self.has_ema else self.generator
-
-    def sample_labels(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor | None:
-        """Labels for n samples: None for an unconditional model; balanced (i % num_classes)
-        when not given; else the given ones, checked."""
-        hp = self.hparams
-        return sample_labels(n, labels, hp.conditional, hp.num_classes, self.device)
-
-    @torch.no_grad()
-    def decode(
-        self,
-        z: torch.Tensor,
-        labels: torch.Tensor | None = None,
-        use_ema: bool = True,
-        batch_size: int = 1000,
-    ) -> torch.Tensor:
-        """Images in [-1, 1] (float32, on the module's device) for given latent vectors, with the
-        generator in eval mode (its previous mode is restored afterwards)."""
-        net, shape = self.sampling_generator(use_ema), self.hparams.image_shape
-        labels = self.sample_labels(z.shape[0], labels)
-        return decode_in_chunks(net, z.to(self.device), labels, batch_size, shape)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        n: int,
-        labels: torch.Tensor | None = None,
-        use_ema: bool = True,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """n images (n, C, H, W) in [-1, 1] on the module's device. With a conditional model and no
-        labels, labels are balanced (i % num_classes). `generator` makes the noise reproducible."""
-        device = generator.device if generator is not None else self.device
-        z = torch.randn(n, self.hparams.latent_dim, generator=generator, device=device)
-        return self.decode(z, labels, use_ema)

@@ -12,6 +12,7 @@ Both need per-sample outputs: a discriminator with batch norm couples the sample
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -47,22 +48,40 @@ def gradient_penalty(
     return (grads.float().flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
 
 
+@dataclass(frozen=True)
+class DiscriminatorLoss:
+    """One discriminator step's loss: `total` (what D's optimizer minimizes), `logs` (detached:
+    d_loss, and r1 / gp where on) and D's raw outputs on the real and fake batch (float32)."""
+
+    total: Tensor
+    logs: dict[str, Tensor]
+    real_out: Tensor
+    fake_out: Tensor
+
+
 def regularized_d_loss(
-    loss: Tensor,
+    *,
     critic: Callable[[Tensor], Tensor],
-    real_in: Tensor,
-    real_out: Tensor,
-    fake_in: Tensor,
-    r1_gamma: float,
-    gp_weight: float,
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """D's loss plus the penalties that are on (weight > 0): (total, {"d_loss", "r1", "gp"} as
-    logged). R1 needs `real_in` to require grad and to be what produced `real_out`."""
-    logs, total = {"d_loss": loss.detach()}, loss
+    real: Tensor,
+    fake: Tensor,
+    loss: Callable[[Tensor, Tensor], Tensor],
+    r1_gamma: float = 0.0,
+    gp_weight: float = 0.0,
+) -> DiscriminatorLoss:
+    """Run D (`critic`, labels bound) on a real and a fake batch (as D sees them, augmented) and
+    add the penalties that are on (weight > 0) to `loss(real_out, fake_out)`.
+
+    R1 differentiates D's outputs with respect to its real input, so with R1 on D sees `real` as
+    a fresh leaf that requires grad: the caller's tensor is not changed and needs no preparation.
+    """
+    real_in = real.detach().requires_grad_(True) if r1_gamma > 0 else real
+    real_out, fake_out = critic(real_in).float(), critic(fake).float()
+    base = loss(real_out, fake_out)
+    logs, total = {"d_loss": base.detach()}, base
     if r1_gamma > 0:
-        logs["r1"] = r1_penalty(real_out, real_in)
-        total = total + 0.5 * r1_gamma * logs["r1"]
+        r1 = r1_penalty(real_out, real_in)
+        logs["r1"], total = r1.detach(), total + 0.5 * r1_gamma * r1
     if gp_weight > 0:
-        logs["gp"] = gradient_penalty(critic, real_in, fake_in)
-        total = total + gp_weight * logs["gp"]
-    return total, logs
+        gp = gradient_penalty(critic, real_in, fake)
+        logs["gp"], total = gp.detach(), total + gp_weight * gp
+    return DiscriminatorLoss(total, logs, real_out, fake_out)

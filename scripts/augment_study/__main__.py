@@ -10,9 +10,9 @@ study resumes where it stopped), commands printed and saved in <out>/commands.tx
   5. classifiers    cnngan-train -m experiment=augment_classifier hparams_search=augment_grid
 Then results.md / results.csv / results.json / results.png in <out>.
 
-    python scripts/augmentation_study.py                    # reduced (make augment-study)
-    python scripts/augmentation_study.py --full             # the full study (hours)
-    python scripts/augmentation_study.py --k 10 --seeds 1 2 --levers ratio_05 ratio_2
+    python scripts/augment_study                    # reduced (make augment-study)
+    python scripts/augment_study --full             # the full study (hours)
+    python scripts/augment_study --k 10 --seeds 1 2 --levers ratio_05 ratio_2
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+# `python scripts/augment_study` puts this folder first on sys.path; the study imports itself as
+# the package `augment_study` and its neighbour `run_logged` from scripts/, so scripts/ goes there
+# instead (the study's module names, e.g. `stats`, must not shadow libraries' top-level modules).
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+if Path(sys.path[0] or ".").resolve() == HERE:
+    sys.path[0] = str(HERE.parent)
+elif str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
 
 from augment_study.cli import main  # noqa: E402
 
