@@ -25,7 +25,7 @@ BIN := $(ENV_DIR)/bin
 PY := $(BIN)/python
 STAMP := $(ENV_DIR)/.cnngan-installed
 
-.PHONY: help install data train train-gan eval test test-fast lint format clean \
+.PHONY: docs docs-config docs-serve help install data train train-gan eval test test-fast lint format clean \
 	evaluator sweep bench bench-table profile-gan notebooks inpaint augment-study search search-gan search-dashboard ddp-cpu \
 	wandb-sync slurm-up slurm-down
 
@@ -55,6 +55,16 @@ train-gan: data ## train the default GAN (experiment=gan_dcgan: FID during train
 
 eval: $(STAMP) ## test a checkpoint: make eval ARGS="ckpt_path=..."
 	$(BIN)/cnngan-eval $(ARGS)
+
+docs: $(STAMP) ## build the documentation site (strict: broken links fail) into site/, after checking the config reference
+	$(PY) scripts/config_reference.py --check
+	$(BIN)/mkdocs build --strict --quiet
+
+docs-config: $(STAMP) ## regenerate docs/configuration.md from conf/
+	$(PY) scripts/config_reference.py
+
+docs-serve: $(STAMP) ## serve the documentation on http://127.0.0.1:8000
+	$(BIN)/mkdocs serve
 
 test: data ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
