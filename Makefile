@@ -120,7 +120,7 @@ bench: data ## speed vs a plain PyTorch loop, utilisation of the peak (logs/benc
 	$(PY) scripts/benchmark.py --full $(ARGS)
 
 RESULTS ?= $(lastword $(sort $(wildcard logs/bench/*/results.json)))
-bench-table: ## write README's speed table from a bench run: make bench-table RESULTS=<results.json>
+bench-table: ## write docs/speed.md's tables from a bench run: make bench-table RESULTS=<results.json>
 	$(PY) scripts/benchmark.py --table $(RESULTS)
 
 profile-gan: data ## torch.profiler of one GAN iteration, cnngan vs plain loop (into results.json)

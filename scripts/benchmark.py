@@ -19,8 +19,8 @@ its 95% t-interval on log ratios, for wall-clock and CPU time, checked against t
 the limit (each step's counted FLOPs per second against a large matmul's and convolution's,
 timed in the same run), a torch.profiler table of the GAN iteration, the start-up time of
 `cnngan-train`, and batched against per-image augmentation. `--quick` is a smoke run, `--full`
-(`make bench`) what the README reports; the run prints its expected duration first. Everything
-goes to logs/bench/<timestamp>/results.json, and `--table <results.json>` writes the README's
+(`make bench`) what docs/speed.md reports; the run prints its expected duration first. Everything
+goes to logs/bench/<timestamp>/results.json, and `--table <results.json>` writes docs/speed.md's
 tables from it.
 
 The plain loop at cnngan's settings does exactly cnngan's work: tests/scripts/test_benchmark.py

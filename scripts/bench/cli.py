@@ -22,7 +22,7 @@ USAGE = """
     python scripts/benchmark.py --full                            # what `make bench` runs
     python scripts/benchmark.py --quick                           # a smoke run, 1-2 minutes
     python scripts/benchmark.py --tasks gan --comparisons framework,bf16 --rounds 5
-    python scripts/benchmark.py --table logs/bench/<ts>/results.json   # README table from it
+    python scripts/benchmark.py --table logs/bench/<ts>/results.json   # docs/speed.md's table
 Results: logs/bench/<timestamp>/results.json. Explicit options override a preset's.
 """
 
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--steps", type=int, default=200, help="timed steps (GAN: iterations) per run")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps before the timed ones")
-    p.add_argument("--rounds", type=int, default=10, help="rounds of back-to-back pairs")
+    p.add_argument("--rounds", type=int, default=10, help="rounds; each measures every pair once")
     p.add_argument(
         "--block",
         type=int,
@@ -74,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=str(REPO / "logs" / "bench"), help="parent of the run folder")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per start-up subprocess")
-    p.add_argument("--table", metavar="RESULTS_JSON", help="only rewrite the README table from it")
-    p.add_argument("--readme", default=str(REPO / "README.md"), help="README that --table writes")
+    p.add_argument("--table", metavar="RESULTS_JSON", help="only rewrite the speed table from it")
+    p.add_argument(
+        "--readme", default=str(table.PAGE), help="page whose speed table --table rewrites"
+    )
     return p
 
 
@@ -162,12 +164,24 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     return results
 
 
+def write_table(args: argparse.Namespace) -> dict[str, Any]:
+    """--table: the page's speed tables from one results.json (a missing file or page, or a page
+    without the markers, is the user's to fix: one message, exit status 2)."""
+    try:
+        results = results_io.load(args.table)
+        source = Path(args.table).resolve()
+        results["source"] = str(source.relative_to(REPO) if source.is_relative_to(REPO) else source)
+        page = table.rewrite_readme(results, Path(args.readme))
+    except (OSError, ValueError) as error:
+        build_parser().error(f"--table {args.table} --readme {args.readme}: {error}")
+    print(f"rewrote the speed table of {page} from {args.table}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.table:
-        readme = table.rewrite_readme(results_io.load(args.table), Path(args.readme))
-        print(f"rewrote the speed table of {readme} from {args.table}")
-        return results_io.load(args.table)
-    if args.warmup < 1 or args.steps < 1 or args.rounds < 1:
-        raise SystemExit("--warmup, --steps and --rounds must be at least 1")
+        return write_table(args)
+    if args.warmup < 1 or args.steps < 1 or args.rounds < 1:  # argparse exits with status 2
+        build_parser().error("--warmup, --steps and --rounds must be at least 1")
     return run(args, argv)

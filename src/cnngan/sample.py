@@ -17,7 +17,8 @@ The EMA generator is used when the checkpoint has one (use_ema=false for the tra
 truncation=t is the truncation trick of BigGAN (Brock et al. 2019) for the Gaussian latent: every
 component of z is drawn from the standard normal truncated to [-t, t] (the same distribution as
 redrawing each component with |z_i| > t until it is not). Smaller t trades variety for typical,
-cleaner images; t = 2 or more changes little; null = off (plain N(0, I)).
+cleaner images; t = 3 keeps 99.7% of the standard normal (almost no truncation); null = off
+(plain N(0, I)).
 """
 
 from __future__ import annotations

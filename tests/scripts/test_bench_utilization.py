@@ -32,6 +32,7 @@ from bench.interleave import CNNGAN, PLAIN_SIDE, Interleave, block_order, block_
 from bench.peak import counted_flops  # noqa: E402
 from bench.plain import PLAIN  # noqa: E402
 from bench.presets import estimate_seconds, expand_comparisons, resolve_advice  # noqa: E402
+from bench.rounds import run_rounds  # noqa: E402
 from bench.stats import log_ratio_interval, rounds_to_resolve  # noqa: E402
 from bench.utilisation import utilisation_rows  # noqa: E402
 
@@ -138,6 +139,36 @@ def test_interleaved_blocks_run_in_abba_order_inside_a_real_fit() -> None:
         assert ran_after == expected
         assert pacer.blocks == {CNNGAN: 2, PLAIN_SIDE: 2} and not pacer.queue
         assert all(wall > 0 and cpu > 0 for wall, cpu in pacer.totals.values())
+
+
+def test_rounds_measure_a_pair_together_where_they_can() -> None:
+    """cnngan/plain pairs go to `measure_pair` (first leading, alternating by round); a pair it
+    declines (two cnngan contenders) is measured one contender after the other."""
+    calls: list[tuple[str, ...]] = []
+    speed = {"cnngan": 90.0, "plain": 100.0, "cnngan+bf16": 135.0}
+
+    def measure(name: str) -> tuple[float, float]:
+        calls.append(("one", name))
+        return speed[name], speed[name] / 2
+
+    def measure_pair(first: str, second: str) -> dict | None:
+        if "plain" not in (first, second):
+            return None
+        calls.append(("pair", first, second))
+        return {n: (speed[n], speed[n] / 2) for n in (first, second)}
+
+    comparisons = {"framework": ("cnngan", "plain"), "bf16": ("cnngan+bf16", "cnngan")}
+    speeds, ratios = run_rounds(comparisons, 2, measure, lambda *a: None, measure_pair)
+    assert calls == [
+        ("pair", "cnngan", "plain"),
+        ("one", "cnngan+bf16"),
+        ("one", "cnngan"),
+        ("one", "cnngan"),  # round 2: rotated, and each pair flipped
+        ("one", "cnngan+bf16"),
+        ("pair", "plain", "cnngan"),
+    ]
+    assert ratios["framework"] == [(0.9, 0.9)] * 2 and ratios["bf16"] == [(1.5, 1.5)] * 2
+    assert len(speeds["cnngan"]) == 4
 
 
 def test_log_ratio_interval_is_the_t_interval_of_the_mean_log_ratio() -> None:
