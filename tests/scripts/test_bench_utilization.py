@@ -283,3 +283,19 @@ def test_quick_run_writes_interval_utilisation_and_duration(tmp_path: Path, caps
     out = capsys.readouterr().out
     assert "expected duration: about" in out and "Distance to the limit" in out
     assert "resolved" in out
+
+
+def test_table_for_a_page_without_markers_is_a_user_error(tmp_path: Path, capsys) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("# no markers\n")
+    results = str(REPO_ROOT / "docs" / "bench" / "results_2026-12-03.json")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--table", results, "--readme", str(page)])
+    assert stop.value.code == 2 and "lacks the markers" in capsys.readouterr().err
+    assert page.read_text() == "# no markers\n"
+    page.write_text(f"# Speed\n{table.BEGIN}\nOLD-NUMBERS\n{table.END}\n")
+    cli.main(["--table", results, "--readme", str(page)])
+    written = page.read_text()
+    assert (
+        "OLD-NUMBERS" not in written and "Source: `docs/bench/results_2026-12-03.json`" in written
+    )
