@@ -20,9 +20,7 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,20 +52,6 @@ def _script(name: str, *args: str, timeout: float = 300) -> str:
     return proc.stdout
 
 
-def free_ports(count: int) -> int:
-    """A port p such that p .. p + count - 1 are free (slurmctld, then one slurmd per node)."""
-    for _ in range(50):
-        port = random.randrange(20000, 40000)
-        try:
-            for candidate in range(port, port + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
-    raise SystemExit(f"no {count} consecutive free ports found")
-
-
 @contextlib.contextmanager
 def slurm_cluster(slurm_conf: Path | None, nodes: int) -> Iterator[Path]:
     """The given cluster's slurm.conf, or a private cluster of `nodes` nodes for the run."""
@@ -76,8 +60,7 @@ def slurm_cluster(slurm_conf: Path | None, nodes: int) -> Iterator[Path]:
         return
     folder = Path(tempfile.mkdtemp(prefix="cnngan-bench-slurm-"))
     try:
-        port = str(free_ports(nodes + 1))
-        _script("slurm_local.py", "up", "--dir", str(folder), "--nodes", str(nodes), "--port", port)
+        _script("slurm_local.py", "up", "--dir", str(folder), "--nodes", str(nodes), "--port", "0")
         yield folder / "slurm.conf"
     finally:
         _script("slurm_local.py", "down", "--dir", str(folder))

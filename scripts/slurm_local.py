@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -271,6 +272,20 @@ def _all_idle(folder: Path, nodes: int) -> bool:
     return sorted(states) == node_names(nodes) and set(states.values()) == {"idle"}
 
 
+def free_ports(count: int) -> int:
+    """A port p such that p .. p + count - 1 are free (slurmctld, then one slurmd per node)."""
+    for _ in range(50):
+        port = random.randrange(20000, 40000)
+        try:
+            for candidate in range(port, port + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise ClusterError(f"no {count} consecutive free ports found")
+
+
 def up(folder: Path, port: int, nodes: int, timeout: float) -> None:
     """Start the cluster and wait until every node is idle; stop what started on any failure."""
     if reason := missing_requirements():
@@ -280,7 +295,7 @@ def up(folder: Path, port: int, nodes: int, timeout: float) -> None:
     if alive_pids(folder):
         raise ClusterError(f"a cluster of {folder} is running already ({folder / 'pids.json'})")
     folder.mkdir(parents=True, exist_ok=True)
-    prepare_folder(folder, port, nodes)
+    prepare_folder(folder, port or free_ports(nodes + 1), nodes)
     try:
         start_daemons(folder, nodes)
         _wait_for(lambda: _all_idle(folder, nodes), timeout, "every node to be idle in sinfo")
@@ -392,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the cluster's folder")
     parser.add_argument("--nodes", type=int, default=1, help="number of nodes (slurmd daemons)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="slurmctld port (node i: port + i)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="slurmctld port (node i: port + i); 0: free ports found here",
     )
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for idle")
     args = parser.parse_args(argv)

@@ -33,8 +33,8 @@ EXACT = [
     "callbacks.model_checkpoint.train_time_interval=null",
     *QUIET,
 ]
-# the DCGAN experiment, small, on the 8x8 digits in batches of 16 (add a trainer.max_steps)
-TINY_GAN = [
+# the DCGAN experiment, small, on the 8x8 digits in batches of 16
+SMALL_DCGAN = [
     "experiment=gan_dcgan",
     "data=digits",
     "data.batch_size=16",
@@ -42,8 +42,9 @@ TINY_GAN = [
     "model.discriminator.width=16",
     "model.ema_start=0",
     "callbacks.sample_grid=null",
-    *EXACT,
 ]
+# ... run under the exact-resume settings (add a trainer.max_steps)
+TINY_GAN = [*SMALL_DCGAN, *EXACT]
 
 
 # the seed of the step at which the resume tests kill a run: fixed, so that a failure reproduces;

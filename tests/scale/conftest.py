@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -107,20 +105,6 @@ SLURM_SCRIPT = REPO_ROOT / "scripts" / "slurm_local.py"
 SLURM_NODES = 2
 
 
-def _free_ports(count: int) -> int:
-    """A port p such that p .. p + count - 1 are free (slurmctld, then one slurmd per node)."""
-    for _ in range(50):
-        port = random.randrange(20000, 40000)
-        try:
-            for candidate in range(port, port + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError(f"no {count} consecutive free ports found")
-
-
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[Path]:
     """A two-node SLURM cluster on this machine for the session (nodes n1, n2: one slurmd each);
@@ -134,8 +118,7 @@ def slurm_cluster() -> Iterator[Path]:
     command = [sys.executable, str(SLURM_SCRIPT)]
     where = ["--dir", str(folder)]
     started = subprocess.run(
-        [*command, "up", *where, "--nodes", str(SLURM_NODES)]
-        + ["--port", str(_free_ports(SLURM_NODES + 1))],
+        [*command, "up", *where, "--nodes", str(SLURM_NODES)] + ["--port", "0"],
         capture_output=True,
         text=True,
         timeout=180,

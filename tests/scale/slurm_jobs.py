@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 from tests.conftest import REPO_ROOT
-from tests.faults.runs import assert_same_training_state, output, start
+from tests.faults.runs import SMALL_DCGAN, assert_same_training_state, output, start
 from tests.scale.conftest import QUIET, clean_env, tail
 
 CNNGAN_TRAIN = str(Path(sys.executable).parent / "cnngan-train")
@@ -49,13 +49,7 @@ CLASSIFIER = [
     *EXACT,
 ]
 GAN = [
-    "experiment=gan_dcgan",
-    "data=digits",
-    "data.batch_size=16",
-    "model.generator.width=16",
-    "model.discriminator.width=16",
-    "model.ema_start=0",
-    "callbacks.sample_grid=null",
+    *SMALL_DCGAN,
     "trainer.max_epochs=3",
     "trainer.max_steps=-1",
     *EXACT,
