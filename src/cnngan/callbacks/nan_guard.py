@@ -1,9 +1,10 @@
 """Stop training at the first NaN or infinite loss, naming the step and the loss.
 
-The check reads the training values the module logged for the batch (`trainer.callback_metrics`:
-a classifier's train/loss_step, the GAN's train/d_loss, g_loss, r1, gp, ...) after every batch,
-before any checkpoint callback of that batch (Lightning runs ModelCheckpoint callbacks last), and
-raises `NonFiniteLossError`. An exception, unlike `trainer.should_stop`, ends `fit` at once: no
+The check reads the batch's training values after every batch, before any checkpoint callback of
+that batch (Lightning runs ModelCheckpoint callbacks last): the module's `step_values` where it
+has them (a classifier's train/loss_step, the GAN's train/d_loss, g_loss, r1, gp, ...; cnngan's
+modules log per-step values only on the steps the loggers write, `cnngan.models.step_logs`), else
+what the module logged (`trainer.callback_metrics`). A NaN or infinite value raises `NonFiniteLossError`. An exception, unlike `trainer.should_stop`, ends `fit` at once: no
 end-of-epoch validation and no checkpoint of the broken weights is written, so the last good
 checkpoint stays as it was.
 """
@@ -89,7 +90,8 @@ class NonFiniteLossGuard(L.Callback):
     ) -> None:
         if batch_idx % self.every:
             return
-        bad = non_finite(training_values(trainer.callback_metrics, self.metrics))
+        values = getattr(pl_module, "step_values", None) or trainer.callback_metrics
+        bad = non_finite(training_values(values, self.metrics))
         if bad:
             message = self.message(trainer, pl_module, batch_idx, bad)
             log.error(message)

@@ -1,29 +1,13 @@
 """The gradient norms the GAN logs (train/g_grad_norm, train/d_grad_norm), measured only on the
-iterations whose logged values Lightning writes to the loggers: measuring every optimizer step
-costs a reduction over every gradient for values that are thrown away."""
+iterations whose logged values Lightning writes to the loggers (`cnngan.models.step_logs`):
+measuring every optimizer step costs a reduction over every gradient for values that are thrown
+away."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 
 from cnngan.models.optimization import gradient_norm
-
-
-def logs_this_iteration(trainer: Any, iteration: int, optimizer_steps_per_iteration: int) -> bool:
-    """Whether Lightning writes what iteration `iteration` (0-based) logs: every
-    `log_every_n_steps`-th iteration (its logging step counts batches), every one under
-    fast_dev_run, and the one where it stops: the last of `max_steps` (translated into optimizer
-    steps), or after a callback asked to stop. A stop Lightning cannot announce before the batch
-    (max_time) writes the norms of the last logging step again."""
-    if trainer.fast_dev_run:
-        return True
-    if not trainer.log_every_n_steps:
-        return False
-    done = iteration + 1
-    last = 0 < trainer.max_steps <= done * optimizer_steps_per_iteration
-    return done % trainer.log_every_n_steps == 0 or last or bool(trainer.should_stop)
 
 
 class GradientNorms:
@@ -34,10 +18,10 @@ class GradientNorms:
         self.values: dict[str, torch.Tensor] = {}
         self.measuring = False
 
-    def start(self, trainer: Any, iteration: int, optimizer_steps_per_iteration: int) -> None:
+    def start(self, measuring: bool) -> None:
         """Forget the previous iteration's norms; measure in this one if it logs them."""
         self.values = {}
-        self.measuring = logs_this_iteration(trainer, iteration, optimizer_steps_per_iteration)
+        self.measuring = measuring
 
     def measure(self, net: str, optimizer: torch.optim.Optimizer) -> None:
         if self.measuring and (norm := gradient_norm(optimizer)) is not None:

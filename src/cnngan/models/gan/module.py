@@ -32,6 +32,7 @@ from cnngan.models.gan.grad_norms import GradientNorms
 from cnngan.models.gan.losses import get_loss
 from cnngan.models.gan.regularizers import regularized_d_loss
 from cnngan.models.gan.sampling import GeneratorSampling
+from cnngan.models.step_logs import writes_step_logs
 
 Tensor = torch.Tensor
 # nets and partials: not plain data, so not hyperparameters (checkpoints load weights_only)
@@ -106,6 +107,7 @@ class GAN(GeneratorSampling, L.LightningModule):
         self.augment = DiffAugment(diffaugment)
         self.generator_ema = ema.ema_copy(generator) if ema_decay is not None else None
         self.grad_norms = GradientNorms()
+        self.step_values: dict[str, Tensor] = {}  # this iteration's train/ values (NaN guard)
         self._range_checked = False
 
     # ------------------------------------------------------------------ setup
@@ -152,7 +154,9 @@ class GAN(GeneratorSampling, L.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real, labels = self._real_batch(batch)
         g_opt, d_opt = self.optimizers()
-        self.grad_norms.start(self.trainer, self.iteration, self.optimizer_steps_per_iteration)
+        steps = self.optimizer_steps_per_iteration
+        writes_logs = writes_step_logs(self.trainer, self.iteration, steps)
+        self.grad_norms.start(measuring=writes_logs)
         n, n_critic = real.shape[0], self.hparams.n_critic
         # with reuse_fake: generated before any toggling, so its graph reaches G's parameters
         shared_fake = self.generator(self._noise(n), labels) if self.hparams.reuse_fake else None
@@ -162,7 +166,7 @@ class GAN(GeneratorSampling, L.LightningModule):
         self._update_ema()
         if self.hparams.scheduler_interval == "step":
             optimization.step_schedulers(self.lr_schedulers())
-        self._log_iteration(d_logs, g_loss)
+        self._log_iteration(d_logs, g_loss, writes_logs)
 
     def _real_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
         """The real images (range checked on the first batch) and, when conditional, labels."""
@@ -211,13 +215,18 @@ class GAN(GeneratorSampling, L.LightningModule):
             decay = ema.decay_at(self.iteration, self.hparams.ema_decay, self.hparams.ema_start)
             ema.update_ema(self.generator_ema, self.generator, decay)
 
-    def _log_iteration(self, d_logs: list[dict[str, Tensor]], g_loss: Tensor) -> None:
+    def _log_iteration(
+        self, d_logs: list[dict[str, Tensor]], g_loss: Tensor, writes_logs: bool
+    ) -> None:
         """D's values averaged over its n_critic steps, G's loss, and the gradient norms when
-        this iteration measured them."""
+        this iteration measured them: kept in `step_values` every iteration, logged on the
+        iterations Lightning writes (`cnngan.models.step_logs`)."""
         d_mean = {f"train/{k}": torch.stack([d[k] for d in d_logs]).mean() for k in d_logs[0]}
         losses = {"train/d_loss": d_mean.pop("train/d_loss"), "train/g_loss": g_loss}
-        self.log_dict(losses, on_step=True, on_epoch=False, prog_bar=True)
-        self.log_dict(d_mean | self.grad_norms.logged(), on_step=True, on_epoch=False)
+        self.step_values = losses | d_mean
+        if writes_logs:
+            self.log_dict(losses, on_step=True, on_epoch=False, prog_bar=True)
+            self.log_dict(d_mean | self.grad_norms.logged(), on_step=True, on_epoch=False)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Called by the precision plugin after AMP unscaling: where to measure and clip."""
