@@ -17,7 +17,12 @@ from cnngan.models.step_logs import writes_step_logs
 
 
 def _trainer(**kwargs) -> SimpleNamespace:
-    defaults = {"fast_dev_run": False, "log_every_n_steps": 3, "max_steps": -1, "should_stop": False}
+    defaults = {
+        "fast_dev_run": False,
+        "log_every_n_steps": 3,
+        "max_steps": -1,
+        "should_stop": False,
+    }
     return SimpleNamespace(**(defaults | kwargs))
 
 
