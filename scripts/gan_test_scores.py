@@ -3,7 +3,7 @@
 sample seeds per run and the mean over runs. For conditional GANs also CAS (--cas) and the
 per-class scores' worst class (recall_class_min: a collapse inside one class).
 
-    python scripts/gan_test_scores.py --runs logs/recipes/gan_cond_15min/cond_cbn_proj/seed* --cas
+    python scripts/gan_test_scores.py --runs logs/recipes/gan_cond_15min/cond_cbn_only/seed* --cas
 
 Each evaluation goes to <run>/test/seed<s>/ (its metrics.json and eval.log) and is not rerun when
 its metrics.json exists; the table goes to --out (default: <runs' parent>/test_scores.md + .json).
