@@ -46,7 +46,8 @@ def free_port(host: str) -> int:
 
 
 def storage_url(host: str, port: int) -> str:
-    """The SQLAlchemy URL of the database (SQLAlchemy 2.1 drives it with psycopg 3, the `sweep` extra)."""
+    """The SQLAlchemy URL of the database (SQLAlchemy 2.1 drives it with psycopg 3, installed by
+    the `sweep` extra)."""
     return f"postgresql://{DB_USER}@{host}:{port}/{DB_NAME}"
 
 

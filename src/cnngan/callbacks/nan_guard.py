@@ -4,7 +4,8 @@ The check reads the batch's training values after every batch, before any checkp
 that batch (Lightning runs ModelCheckpoint callbacks last): the module's `step_values` where it
 has them (a classifier's train/loss_step, the GAN's train/d_loss, g_loss, r1, gp, ...; cnngan's
 modules log per-step values only on the steps the loggers write, `cnngan.models.step_logs`), else
-what the module logged (`trainer.callback_metrics`). A NaN or infinite value raises `NonFiniteLossError`. An exception, unlike `trainer.should_stop`, ends `fit` at once: no
+what the module logged (`trainer.callback_metrics`). A NaN or infinite value raises
+`NonFiniteLossError`. An exception, unlike `trainer.should_stop`, ends `fit` at once: no
 end-of-epoch validation and no checkpoint of the broken weights is written, so the last good
 checkpoint stays as it was.
 """
