@@ -5,8 +5,10 @@ per-class scores' worst class (recall_class_min: a collapse inside one class).
 
     python scripts/gan_test_scores.py --runs logs/recipes/gan_cond_15min/cond_cbn_only/seed* --cas
 
-Each evaluation goes to <run>/test/seed<s>/ (its metrics.json and eval.log) and is not rerun when
-its metrics.json exists; the table goes to --out (default: <runs' parent>/test_scores.md + .json).
+Each evaluation goes to <run>/<--folder, default test>/seed<s>/ (its metrics.json and eval.log)
+and is not rerun when its metrics.json exists; the table goes to --out (default: <runs'
+parent>/<folder>_scores.md + .json). Another protocol (e.g. --extra metrics.cas.num_train=20000)
+needs its own --folder.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ COLUMNS = (
 )
 
 
-def evaluate_run(run: Path, checkpoint: str, seed: int, extra: list[str]) -> dict[str, Any]:
+def evaluate_run(
+    run: Path, checkpoint: str, seed: int, extra: list[str], folder: str = "test"
+) -> dict[str, Any]:
     """cnngan-eval of one run's checkpoint with one sample seed (skipped when already done)."""
-    out = run / "test" / f"seed{seed}"
+    out = run / folder / f"seed{seed}"
     if not (out / "metrics.json").exists():
         command = [
             sys.executable,
@@ -106,11 +110,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--cas", action="store_true", help="also CAS (conditional GANs)")
     parser.add_argument("--extra", nargs="*", default=[], help="overrides for every cnngan-eval")
+    parser.add_argument("--folder", default="test", help="each run's evaluation folder")
     parser.add_argument("--out", type=Path, help="the table's .md path")
     args = parser.parse_args(argv)
     extra = [*(["metrics.cas.enabled=true"] if args.cas else []), *args.extra]
     rows = [
-        run_row(run, [evaluate_run(run, args.checkpoint, s, extra) for s in args.sample_seeds])
+        run_row(
+            run,
+            [evaluate_run(run, args.checkpoint, s, extra, args.folder) for s in args.sample_seeds],
+        )
         for run in args.runs
     ]
     facts = {
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": args.sample_seeds,
         "extra": extra,
     }
-    out = args.out or args.runs[0].parent / "test_scores.md"
+    out = args.out or args.runs[0].parent / f"{args.folder}_scores.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out.with_suffix(".json"), {**facts, "runs": rows})
     out.write_text(markdown(rows, facts))

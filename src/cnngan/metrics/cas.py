@@ -64,21 +64,23 @@ def classification_accuracy_score(
     sample: Callable[[int, torch.Tensor], torch.Tensor],
     datamodule: Any,
     model_factory: Callable[[], Any],
-    num_train: int,
+    num_train: int | None,
     epochs: int,
     seed: int,
     out_dir: str,
 ) -> dict[str, float]:
     """CAS (classifier trained on `num_train` generated images) and the same classifier trained
-    on `num_train` real training images, both tested on the real test split.
+    on `num_train` real training images, both tested on the real test split. `num_train=None`:
+    as many images as the real training split holds (Ravuri & Vinyals' protocol).
 
     `datamodule` is an `ImageDataModule` of the GAN's dataset; both trainings run on copies of it
     (`with_arrays`) that hold the training images of each side and the real test split.
     """
     train_x, train_y = datamodule.split_images("train")
     test_x, test_y = datamodule.split_images("test")
-    fake_x, fake_y = labeled_samples(sample, num_train, datamodule.num_classes)
-    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:num_train]
+    n = len(train_x) if num_train is None else min(int(num_train), len(train_x))
+    fake_x, fake_y = labeled_samples(sample, n, datamodule.num_classes)
+    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:n]
     sides = {
         "fake": ImageArrays(fake_x, fake_y, test_x, test_y),
         "real": ImageArrays(train_x[pick], train_y[pick], test_x, test_y),
