@@ -1,11 +1,11 @@
 """The training epoch's accuracy, macro F1 and mean loss from two summed states.
 
-torchmetrics' MulticlassAccuracy + MulticlassF1Score + MeanMetric cost about 0.7 ms per training
-step on a 2-core CPU (argument formatting, two stat-score updates, a NaN check with a host
-synchronization): 2% of the default classifier's step. This metric does one argmax, one
-bincount into a confusion matrix and one multiply-add per step, and derives the same three
-values from them at the epoch's end (macro F1 averaged over the classes that occur, as
-torchmetrics does). Summed over DDP ranks by torchmetrics' `compute`.
+torchmetrics' MulticlassAccuracy + MulticlassF1Score + MeanMetric updates take 162 us per training
+step (batch 128, 10 classes, one CPU thread: argument formatting, two stat-score updates, a NaN
+check that synchronizes with a GPU). This metric takes 25 us: one argmax, one bincount into a
+confusion matrix and one multiply-add per step, and the same three values derived at the
+epoch's end (macro F1 averaged over the classes that occur, as torchmetrics does). Summed over
+DDP ranks by torchmetrics' `compute`.
 """
 
 from __future__ import annotations
