@@ -13,6 +13,7 @@ medians. Results: logs/bench/compile_<timestamp>.json and a markdown table on st
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -20,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the bench package
+    sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
 from bench.cli import _quiet  # noqa: E402
@@ -29,6 +32,12 @@ from bench.contenders import REPO, compose  # noqa: E402
 from bench.results import new_results  # noqa: E402
 
 from cnngan.core.json_safe import write_json  # noqa: E402
+
+
+@functools.cache
+def scratch_dir() -> Path:
+    """The runs' output_dir (no logger, no checkpoints), made on first use, not at import."""
+    return Path(tempfile.mkdtemp(prefix="compile_study_"))
 
 
 def dynamo_counts() -> dict[str, int]:
@@ -61,7 +70,7 @@ def measure(
 
     counters.clear()
     overrides = (f"trainer.precision={precision}", f"model.compile={str(compiled).lower()}")
-    cfg = compose(task, overrides, OUT, data=data)
+    cfg = compose(task, overrides, scratch_dir(), data=data)
     first: list[float] = []
     started = time.perf_counter()
 
@@ -137,8 +146,6 @@ def main() -> None:
     print(table)
     print(f"\nresults: {out}")
 
-
-OUT = Path(tempfile.mkdtemp(prefix="compile_study_"))
 
 if __name__ == "__main__":
     main()
