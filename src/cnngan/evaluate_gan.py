@@ -29,6 +29,7 @@ from cnngan.metrics.samples import (
 )
 from cnngan.metrics.suite import PER_CLASS_SUMMARY_KEYS, SCORE_KEYS, GanMetrics, score_images
 from cnngan.models import GAN
+from cnngan.models.gan.sampling import check_truncation
 from cnngan.run.instantiate import instantiate_list
 from cnngan.run.metrics_file import PROTOCOL_PREFIX, read_metrics, write_metrics
 
@@ -58,19 +59,21 @@ def score_checkpoint(cfg: DictConfig, model: GAN, stored: dict[str, Any]) -> dic
     """Score a GAN rebuilt from its checkpoint against the reference split of its own dataset."""
     started = time.perf_counter()
     mcfg, device = cfg.metrics, resolve_device(cfg.metrics.get("device", "auto"))
+    truncation = check_truncation(mcfg.get("truncation"), "metrics.truncation")
     data_cfg = stored_data_config(stored, cfg.paths.data_dir, cfg.get("data"))
     datamodule = hydra.utils.instantiate(data_cfg)
     suite = build_suite(mcfg, str(data_cfg.name), device)
     real, labels = reference_split(datamodule, mcfg.reference, mcfg.num_samples, mcfg.seed)
     model = model.to(device).eval()
-    sample = gan_sampler(model, mcfg.use_ema, mcfg.seed, device)
+    sample = gan_sampler(model, mcfg.use_ema, mcfg.seed, device, truncation)
     # a conditional GAN is also scored per class (its samples have labels, balanced)
     labels = labels if sample.conditional else None
     scores = score_images(suite, real, sample, mcfg.num_samples, mcfg.batch_size, device, labels)
     measured = protocol(mcfg, suite, str(cfg.ckpt_path), str(data_cfg.name))
     measured["use_ema"] = bool(mcfg.use_ema)
+    measured["truncation"] = truncation
     if mcfg.cas.enabled:
-        scores.update(cas_scores(cfg, model, datamodule, data_cfg))
+        scores.update(cas_scores(cfg, model, datamodule, data_cfg, truncation))
     return report(cfg, scores, measured, time.perf_counter() - started)
 
 
@@ -97,16 +100,23 @@ def score_sample_files(cfg: DictConfig) -> dict[str, Any]:
     return report(cfg, scores, measured, time.perf_counter() - started)
 
 
-def cas_scores(cfg: DictConfig, gan: GAN, datamodule: Any, data_cfg: DictConfig) -> dict:
-    """CAS with the classifier of `metrics.cas.model`; its `metrics.cas.data` entries (shape,
-    classes) are filled from the GAN's data config."""
+def cas_scores(
+    cfg: DictConfig,
+    gan: GAN,
+    datamodule: Any,
+    data_cfg: DictConfig,
+    truncation: float | None = None,
+) -> dict:
+    """CAS with the classifier of `metrics.cas.model` on samples drawn as the scores' are
+    (truncation included); its `metrics.cas.data` entries (shape, classes) are filled from the
+    GAN's data config."""
     if not gan.hparams.get("conditional", False):
         log.warning("metrics.cas.enabled=true but the GAN is not conditional: CAS skipped")
         return {}
     cas = cfg.metrics.cas
     cas = OmegaConf.merge(cas, {"data": {k: data_cfg.get(k, v) for k, v in cas.data.items()}})
     return classification_accuracy_score(
-        gan_sampler(gan, cfg.metrics.use_ema, cfg.metrics.seed + 1, gan.device),
+        gan_sampler(gan, cfg.metrics.use_ema, cfg.metrics.seed + 1, gan.device, truncation),
         datamodule,
         lambda: hydra.utils.instantiate(cas.model),
         num_train=cas.num_train,

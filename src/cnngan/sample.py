@@ -37,6 +37,7 @@ from cnngan.core.device import resolve_device
 from cnngan.core.errors import BadInputError, require_positive
 from cnngan.core.image_io import grid_layout, image_grid, row_labels, save_grid, to_uint8
 from cnngan.models import GAN
+from cnngan.models.gan.sampling import check_truncation, latent_noise
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -70,36 +71,6 @@ def parse_labels(labels: Any, n: int, num_classes: int) -> torch.Tensor:
     """labels=<int> -> that class for all n; labels=<list> -> the list repeated to n."""
     values = class_list(labels, num_classes)
     return torch.tensor(values * math.ceil(n / len(values)))[:n]
-
-
-def latent_noise(
-    n: int, dim: int, generator: torch.Generator, truncation: float | None = None
-) -> torch.Tensor:
-    """(n, dim) standard normal latents; with `truncation` t, each component from the standard
-    normal truncated to [-t, t], drawn exactly by inverting its CDF (no rejection loop)."""
-    if truncation is None:
-        return torch.randn(n, dim, generator=generator)
-    u = torch.rand(n, dim, generator=generator, dtype=torch.float64)
-    t = torch.tensor(float(truncation), dtype=torch.float64)
-    low, high = torch.special.ndtr(-t), torch.special.ndtr(t)
-    return torch.special.ndtri(low + u * (high - low)).clamp(-t, t).float()
-
-
-def check_truncation(truncation: Any) -> float | None:
-    """truncation=null (off) or a number above 0."""
-    if truncation is None:
-        return None
-    try:
-        value = float(truncation)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not value > 0:  # also NaN
-        raise BadInputError(
-            f"truncation={truncation} must be a number above 0: latent components are kept in "
-            "[-truncation, truncation] (e.g. truncation=0.5; smaller = less variety), or "
-            "truncation=null for none"
-        )
-    return value
 
 
 def check_counts(cfg: DictConfig) -> None:

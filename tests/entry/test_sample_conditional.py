@@ -12,7 +12,8 @@ import torch
 from torchvision.io import decode_image
 
 from cnngan.metrics.evaluator import load_evaluator
-from cnngan.sample import latent_noise, sample
+from cnngan.models.gan.sampling import latent_noise
+from cnngan.sample import sample
 from tests.apps.conftest import tiny_gan_checkpoint
 from tests.apps.test_user_errors import run_command
 from tests.conftest import compose_config

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnngan.core.errors import BadInputError
 from cnngan.eval import evaluate
 from cnngan.run.metrics_file import read_metrics
 from tests.metrics.tiny_cond_gan import tiny_conditional_gan
@@ -75,3 +76,25 @@ def test_eval_writes_per_class_scores_and_a_collapse_shows_in_its_class(
             assert broken[key] == pytest.approx(healthy[key], rel=1e-9), key
     # the overall FID moves far less than the collapsed class's own
     assert broken["fid"] - healthy["fid"] < broken["fid_class/3"] - healthy["fid_class/3"]
+
+
+def test_eval_scores_truncated_samples_as_a_protocol_of_their_own(cond_run: Path, make_cfg) -> None:
+    """metrics.truncation draws every scored sample from the truncated latent: less variety
+    (lower recall) than the untruncated samples of the same seed, and the truncation is written
+    with the scores; a truncation that cannot be is the user's to fix."""
+    ckpt = cond_run / "checkpoints" / "last.ckpt"
+    plain = evaluate(make_cfg("eval", [f"ckpt_path={ckpt}", *SUITE], subdir="untruncated"))
+    overrides = [f"ckpt_path={ckpt}", *SUITE, "metrics.truncation=0.3"]
+    truncated = evaluate(make_cfg("eval", overrides, subdir="truncated"))
+    saved = read_metrics(Path(make_cfg("eval", [], subdir="truncated").paths.output_dir))
+    assert saved["protocol/truncation"] == 0.3
+    assert (
+        read_metrics(Path(make_cfg("eval", [], subdir="untruncated").paths.output_dir))[
+            "protocol/truncation"
+        ]
+        is None
+    )
+    assert truncated["recall"] < plain["recall"], (truncated["recall"], plain["recall"])
+    bad = [f"ckpt_path={ckpt}", *SUITE, "metrics.truncation=-1"]
+    with pytest.raises(BadInputError, match=r"metrics.truncation=-1 must be a number above 0"):
+        evaluate(make_cfg("eval", bad, subdir="bad"))

@@ -44,13 +44,20 @@ class GanSampler:
 
     Without labels, a conditional GAN gets balanced labels (0, 1, ..., K-1, 0, 1, ..., continued
     from call to call), so class imbalance in the scores comes from the generator only. The latent
-    noise comes from one seeded generator: the same seed gives the same images.
+    noise comes from one seeded generator: the same seed gives the same images. `truncation` t
+    draws it from the normal truncated to [-t, t] (None: untruncated; see `GAN.generate`).
     """
 
     def __init__(
-        self, gan: Any, use_ema: bool = True, seed: int = 0, device: str | torch.device = "cpu"
+        self,
+        gan: Any,
+        use_ema: bool = True,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        truncation: float | None = None,
     ) -> None:
         self.gan, self.use_ema, self.device = gan, use_ema, device
+        self.truncation = truncation
         self.generator = torch.Generator(device=device).manual_seed(seed)
         hparams = getattr(gan, "hparams", {})
         self.conditional = bool(hparams.get("conditional", False))
@@ -75,15 +82,25 @@ class GanSampler:
         self.drawn += n
         if labels is not None:
             labels = labels.to(self.device)
-        images = self.gan.generate(n, labels=labels, use_ema=self.use_ema, generator=self.generator)
+        images = self.gan.generate(
+            n,
+            labels=labels,
+            use_ema=self.use_ema,
+            generator=self.generator,
+            truncation=self.truncation,
+        )
         return to_unit(images.detach().cpu(), "symmetric")
 
 
 def gan_sampler(
-    gan: Any, use_ema: bool = True, seed: int = 0, device: str | torch.device = "cpu"
+    gan: Any,
+    use_ema: bool = True,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    truncation: float | None = None,
 ) -> GanSampler:
     """A `GanSampler` of `gan` (see there)."""
-    return GanSampler(gan, use_ema, seed, device)
+    return GanSampler(gan, use_ema, seed, device, truncation)
 
 
 def load_samples(

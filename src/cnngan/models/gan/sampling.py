@@ -1,13 +1,60 @@
-"""Sampling helpers of the GAN: the class labels the generator gets for a batch of samples, and
-decoding latent vectors in chunks with the generator in eval mode."""
+"""Sampling helpers of the GAN: the latent noise (optionally truncated), the class labels the
+generator gets for a batch of samples, and decoding latent vectors in chunks with the generator in
+eval mode.
+
+Truncation is the truncation trick of BigGAN (Brock et al. 2019) for the Gaussian latent: every
+component of z is drawn from the standard normal truncated to [-t, t] (the same distribution as
+redrawing each component with |z_i| > t until it is not). Smaller t trades variety for typical,
+cleaner images; t = 3 keeps 99.7% of the standard normal (almost no truncation); None = off.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from cnngan.core.errors import BadInputError
+
+
+def latent_noise(
+    n: int,
+    dim: int,
+    generator: torch.Generator | None = None,
+    truncation: float | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """(n, dim) standard normal latents on `device` (default: the generator's); with
+    `truncation` t, each component from the standard normal truncated to [-t, t], drawn exactly
+    by inverting its CDF (no rejection loop). Without truncation it draws exactly what
+    `torch.randn` draws from the same generator."""
+    if device is None:
+        device = generator.device if generator is not None else "cpu"
+    if truncation is None:
+        return torch.randn(n, dim, generator=generator, device=device)
+    u = torch.rand(n, dim, generator=generator, dtype=torch.float64, device=device)
+    t = torch.tensor(float(truncation), dtype=torch.float64, device=device)
+    low, high = torch.special.ndtr(-t), torch.special.ndtr(t)
+    return torch.special.ndtri(low + u * (high - low)).clamp(-t, t).float()
+
+
+def check_truncation(truncation: Any, name: str = "truncation") -> float | None:
+    """`name`=null (off) or a number above 0; anything else is the user's to fix."""
+    if truncation is None:
+        return None
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value > 0:  # also NaN
+        raise BadInputError(
+            f"{name}={truncation} must be a number above 0: latent components are kept in "
+            f"[-t, t] (e.g. {name}=0.5; smaller = less variety), or {name}=null for none"
+        )
+    return value
 
 
 def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -107,9 +154,11 @@ class GeneratorSampling:
         labels: torch.Tensor | None = None,
         use_ema: bool = True,
         generator: torch.Generator | None = None,
+        truncation: float | None = None,
     ) -> torch.Tensor:
         """n images (n, C, H, W) in [-1, 1] on the module's device. With a conditional model and no
-        labels, labels are balanced (i % num_classes). `generator` makes the noise reproducible."""
+        labels, labels are balanced (i % num_classes). `generator` makes the noise reproducible;
+        `truncation` t draws the latent from the normal truncated to [-t, t] (`latent_noise`)."""
         device = generator.device if generator is not None else self.device
-        z = torch.randn(n, self.hparams.latent_dim, generator=generator, device=device)
+        z = latent_noise(n, self.hparams.latent_dim, generator, truncation, device)
         return self.decode(z, labels, use_ema)
