@@ -33,6 +33,8 @@ COLUMNS = (
     ("cas_acc", "CAS", ".4f"),
     ("cas_real_acc", "real-data acc", ".4f"),
     ("recall_class_min", "recall class min", ".3f"),
+    ("label_acc", "label acc", ".3f"),
+    ("label_acc_real", "label acc, real", ".3f"),
     ("fid_class_max", "FID class max", ".1f"),
 )
 

@@ -27,7 +27,13 @@ from cnngan.metrics.samples import (
     reference_images,
     reference_split,
 )
-from cnngan.metrics.suite import PER_CLASS_SUMMARY_KEYS, SCORE_KEYS, GanMetrics, score_images
+from cnngan.metrics.suite import (
+    LABEL_ACCURACY_KEYS,
+    PER_CLASS_SUMMARY_KEYS,
+    SCORE_KEYS,
+    GanMetrics,
+    score_images,
+)
 from cnngan.models import GAN
 from cnngan.models.gan.sampling import check_truncation
 from cnngan.run.instantiate import instantiate_list
@@ -154,7 +160,7 @@ def print_table(result: dict[str, Any], measured: dict[str, Any]) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     cas = sorted(k for k in result if k.startswith("cas_"))
-    for key in [*SCORE_KEYS, *PER_CLASS_SUMMARY_KEYS, *cas]:
+    for key in [*SCORE_KEYS, *PER_CLASS_SUMMARY_KEYS, *LABEL_ACCURACY_KEYS, *cas]:
         if result.get(key) is not None:
             table.add_row(key, f"{result[key]:.4f}")
     rich.print(table)

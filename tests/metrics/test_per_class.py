@@ -99,3 +99,39 @@ def test_per_class_sample_cap_keeps_every_class() -> None:
     capped = suite_with(real, real_labels, fake, fake_labels, knn_max_samples=10).compute()
     assert all(capped[f"recall_class/{c}"] is not None for c in range(CLASSES))
     assert np.isfinite(capped["fid_class_max"])
+
+
+class ClassReadingFeatures(FlatFeatures):
+    """FlatFeatures whose logits (the first CLASSES columns) are the dataset's classes."""
+
+    reads_dataset_classes = True
+
+
+def one_hot_features(labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """Rows whose first CLASSES columns peak at the row's label, plus noise in every column."""
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(len(labels), DIM, generator=generator, dtype=torch.float64)
+    return noise + 10 * torch.nn.functional.one_hot(labels, DIM).double()
+
+
+def test_label_accuracy_reads_the_drawn_class_with_the_evaluators_own_pass() -> None:
+    """Samples of class 1 that look like class 2: the evaluator reads class 1 in none of them, the
+    other classes in all; the real images are read right. No extra network pass is made."""
+    labels = torch.arange(CLASSES).repeat_interleave(40)
+    looks_like = labels.clone()
+    looks_like[labels == 1] = 2
+    net = ClassReadingFeatures(DIM, num_classes=CLASSES)
+    suite = GanMetrics(net, kid_subsets=5)
+    suite.update(one_hot_features(labels, seed=0), real=True, labels=labels)
+    suite.update(one_hot_features(looks_like, seed=1), real=False, labels=labels)
+    assert net.calls == 2  # one per batch: FID, KID, IS and the labels share it
+    scores = suite.compute()
+    assert scores["label_acc_real"] == 1.0
+    assert scores["label_acc"] == pytest.approx(2 / 3)
+    assert scores["label_acc_class/1"] == 0.0 == scores["label_acc_class_min"]
+    assert scores["label_acc_class/0"] == scores["label_acc_class/2"] == 1.0
+    # a feature net whose logits are not the dataset's classes (Inception) reads no labels
+    plain = suite_with(
+        *(one_hot_features(labels, 0), labels), one_hot_features(looks_like, 1), labels
+    )
+    assert "label_acc" not in plain.compute()

@@ -63,6 +63,9 @@ def test_eval_writes_per_class_scores_and_a_collapse_shows_in_its_class(
     for score in ("fid", "precision", "recall"):
         assert all(saved[f"{score}_class/{c}"] is not None for c in CLASSES)
     assert saved["recall_class_min"] == min(saved[f"recall_class/{c}"] for c in CLASSES)
+    # the digits evaluator reads the drawn class in most samples (the tiny GAN follows labels)
+    assert saved["label_acc"] > 0.5 and saved["label_acc_real"] > 0.9
+    assert saved["label_acc_class_min"] == min(saved[f"label_acc_class/{c}"] for c in CLASSES)
 
     broken_ckpt = collapse_one_class(ckpt, 3, tmp_path / "collapsed.ckpt")
     broken = evaluate(make_cfg("eval", [f"ckpt_path={broken_ckpt}", *SUITE], subdir="broken"))
@@ -71,7 +74,7 @@ def test_eval_writes_per_class_scores_and_a_collapse_shows_in_its_class(
     assert broken["precision_class/3"] in (0.0, 1.0)  # one point: inside the manifold or not
     # the same latents and labels: every other class scores exactly as before
     for c in set(CLASSES) - {3}:
-        for score in ("fid", "precision", "recall"):
+        for score in ("fid", "precision", "recall", "label_acc"):
             key = f"{score}_class/{c}"
             assert broken[key] == pytest.approx(healthy[key], rel=1e-9), key
     # the overall FID moves far less than the collapsed class's own

@@ -56,6 +56,9 @@ class FeatureNet(nn.Module):
 
     num_features: int
     num_classes: int
+    # whether the logits are the scored dataset's own classes (a project evaluator: yes;
+    # Inception's ImageNet classes: no), so that they can read a sample's class
+    reads_dataset_classes: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,6 +122,8 @@ class Evaluator(FeatureNet):
     Features come from `layers` ("penultimate" and/or "block<i>"), each multiplied by its entry of
     `layer_scales` (to balance layers of different magnitude), then concatenated.
     """
+
+    reads_dataset_classes = True
 
     def __init__(
         self,

@@ -1,5 +1,8 @@
 """Per-class FID, precision and recall of a conditional GAN: a collapse inside one class shows,
-where the scores over all classes average it away.
+where the scores over all classes average it away. With an evaluator whose logits are the
+dataset's classes, also the label accuracy: how often it reads, in a sample, the class the sample
+was drawn for ("GAN-test" of Shmelkov et al. 2018; CAS is their "GAN-train"), beside its accuracy
+on the reference images for scale.
 
 Protocol: the generated images of class c (sampled with label c; balanced labels give every class
 n_fake / C of them) against the reference images of class c, in the same feature space and with
@@ -54,6 +57,29 @@ def per_class_scores(
         values = [v for k, v in scores.items() if k.startswith(f"{score}_class/") and v is not None]
         scores[key] = float(worst(values)) if values else None
     return scores
+
+
+def label_accuracy(
+    real_predicted: torch.Tensor,
+    real_labels: torch.Tensor,
+    fake_predicted: torch.Tensor,
+    fake_labels: torch.Tensor,
+) -> dict[str, float | None]:
+    """The evaluator's accuracy on the samples (`label_acc`: its predictions against the classes
+    the samples were drawn for), per class of the reference (`label_acc_class/<c>` and the worst,
+    `label_acc_class_min`), and on the reference images (`label_acc_real`)."""
+    fake_hits = (fake_predicted.cpu() == fake_labels.cpu()).float()
+    real_hits = (real_predicted.cpu() == real_labels.cpu()).float()
+    scores: dict[str, float | None] = {
+        "label_acc": float(fake_hits.mean()),
+        "label_acc_real": float(real_hits.mean()),
+    }
+    per_class = {}
+    for label in torch.unique(real_labels.cpu()).tolist():
+        hits = fake_hits[fake_labels.cpu() == label]
+        per_class[class_key("label_acc", int(label))] = float(hits.mean()) if len(hits) else None
+    known = [v for v in per_class.values() if v is not None]
+    return scores | per_class | {"label_acc_class_min": min(known) if known else None}
 
 
 def _one_class(

@@ -82,12 +82,11 @@ class GanSampler:
         self.drawn += n
         if labels is not None:
             labels = labels.to(self.device)
+        # truncation only when asked for: any object with generate(n, labels, use_ema,
+        # generator) can be sampled
+        extra = {} if self.truncation is None else {"truncation": self.truncation}
         images = self.gan.generate(
-            n,
-            labels=labels,
-            use_ema=self.use_ema,
-            generator=self.generator,
-            truncation=self.truncation,
+            n, labels=labels, use_ema=self.use_ema, generator=self.generator, **extra
         )
         return to_unit(images.detach().cpu(), "symmetric")
 

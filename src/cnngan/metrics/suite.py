@@ -26,7 +26,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from torchmetrics.utilities.data import dim_zero_cat
 
 from cnngan.metrics.functional import knn_metrics, mode_coverage
-from cnngan.metrics.per_class import SUMMARIES, per_class_scores
+from cnngan.metrics.per_class import SUMMARIES, label_accuracy, per_class_scores
 
 # the metrics.json keys of the suite, in table order
 SCORE_KEYS = (
@@ -44,6 +44,8 @@ SCORE_KEYS = (
 )
 # the worst class of each per-class score (conditional GANs): fid_class_max, ...
 PER_CLASS_SUMMARY_KEYS = tuple(key for key, _ in SUMMARIES.values())
+# with an evaluator of the dataset's classes: how often it reads a sample's drawn class
+LABEL_ACCURACY_KEYS = ("label_acc", "label_acc_real", "label_acc_class_min")
 
 
 class GanMetrics(nn.Module):
@@ -96,6 +98,8 @@ class GanMetrics(nn.Module):
         self.per_class = bool(per_class)
         # each side's labels, batch by batch as its features; None once a batch came without
         self.labels: dict[bool, list[torch.Tensor] | None] = {True: [], False: []}
+        # each side's classes as the evaluator reads them (when its logits are the dataset's)
+        self.predicted: dict[bool, list[torch.Tensor]] = {True: [], False: []}
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, real: bool, labels: torch.Tensor | None = None) -> None:
@@ -110,6 +114,9 @@ class GanMetrics(nn.Module):
             if len(labels) != len(images):
                 raise ValueError(f"{len(labels)} labels for {len(images)} images")
             known.append(labels.detach().long().cpu())
+            if getattr(self.feature_net, "reads_dataset_classes", False):
+                # the same tensor FID just scored: the feature net's cached pass, no new one
+                self.predicted[real].append(self.feature_net.logits(images).argmax(1).cpu())
         else:
             self.labels[real] = None
 
@@ -117,7 +124,7 @@ class GanMetrics(nn.Module):
         """Forget the generated images, keep the real reference statistics."""
         for metric in (self.fid, self.kid, self.inception_score):
             metric.reset()
-        self.labels[False] = []
+        self.labels[False], self.predicted[False] = [], []
 
     @property
     def num_real(self) -> int:
@@ -166,6 +173,7 @@ class GanMetrics(nn.Module):
             fake = _subsample(fake_all, self.knn_max_samples)
             if self.scores_per_class:
                 scores.update(self._per_class(real_all, fake_all))
+                scores.update(self._label_accuracy())
         scores.update(knn_metrics(real, fake, pr_k=self.pr_k, dc_k=self.dc_k))
         probs = dim_zero_cat(self.inception_score.features).softmax(dim=1)
         scores.update(mode_coverage(probs, self.mode_min_fraction))
@@ -188,6 +196,18 @@ class GanMetrics(nn.Module):
             index = _per_class_subset(labels, self.knn_max_samples)
             sides += [features.cpu()[index], labels[index]]
         return per_class_scores(*sides, pr_k=self.pr_k)
+
+    def _label_accuracy(self) -> dict[str, float | None]:
+        """`label_accuracy` when the evaluator read every labelled image (else nothing)."""
+        labels, predicted = self.labels, self.predicted
+        counts = [
+            (sum(map(len, labels[side] or [])), sum(map(len, predicted[side])))
+            for side in (True, False)
+        ]
+        if any(n_pred == 0 or n_pred != n_lab for n_lab, n_pred in counts):
+            return {}
+        real, fake = (torch.cat(labels[side]) for side in (True, False))  # type: ignore[arg-type]
+        return label_accuracy(torch.cat(predicted[True]), real, torch.cat(predicted[False]), fake)
 
 
 def _subsample(x: torch.Tensor, n: int | None) -> torch.Tensor:
