@@ -97,13 +97,15 @@ def measure_pair(
     steps: int,
     block: int,
     plain_first: bool = False,
+    plain: Any = None,
 ) -> tuple[Seconds, Seconds, int]:
     """(cnngan's, the plain loop's) summed (wall, CPU) seconds over the same number of timed
     steps, measured in interleaved blocks, and that number of steps (`steps` rounded up to whole
-    blocks). Both sides first run `warmup` untimed steps (the plain loop before the fit)."""
+    blocks). Both sides first run `warmup` untimed steps (the plain loop before the fit).
+    `plain(cfg, total_steps) -> PlainRun` builds the plain side (default: the task's loop)."""
     blocks, block = block_plan(steps, block)
     timed = blocks * block
-    run = PLAIN[task](plain_cfg, warmup + timed)
+    run = (plain or PLAIN[task])(plain_cfg, warmup + timed)
     for _ in range(warmup):
         run.step()
     sync(run.device)
