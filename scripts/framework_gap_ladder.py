@@ -34,7 +34,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from bench.batches import make_batches  # noqa: E402
 from bench.cli import _quiet  # noqa: E402
-from bench.contenders import TASKS, compose  # noqa: E402
+from bench.contenders import SEED, TASKS, compose  # noqa: E402
 from bench.interleave import measure_pair  # noqa: E402
 from bench.plain import PlainRun, _setup  # noqa: E402
 from bench.stats import log_ratio_interval  # noqa: E402
@@ -61,6 +61,7 @@ def variant(kind: str) -> Callable[[DictConfig, int], PlainRun]:
         device, nets = _setup(cfg, source)
         smoothing = float(cfg.model.get("label_smoothing", 0.0))
         if kind == "module":
+            torch.manual_seed(SEED)  # as `_setup` seeds: the module's net starts from its weights
             module = hydra.utils.instantiate(cfg.model).to(device).train()
             module.setup("fit")
             nets = {"net": module.net}

@@ -130,6 +130,7 @@ def test_label_accuracy_reads_the_drawn_class_with_the_evaluators_own_pass() -> 
     assert scores["label_acc"] == pytest.approx(2 / 3)
     assert scores["label_acc_class/1"] == 0.0 == scores["label_acc_class_min"]
     assert scores["label_acc_class/0"] == scores["label_acc_class/2"] == 1.0
+    assert all(scores[f"label_acc_real_class/{c}"] == 1.0 for c in range(CLASSES))
     # a feature net whose logits are not the dataset's classes (Inception) reads no labels
     plain = suite_with(
         *(one_hot_features(labels, 0), labels), one_hot_features(looks_like, 1), labels

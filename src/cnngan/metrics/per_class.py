@@ -66,20 +66,24 @@ def label_accuracy(
     fake_labels: torch.Tensor,
 ) -> dict[str, float | None]:
     """The evaluator's accuracy on the samples (`label_acc`: its predictions against the classes
-    the samples were drawn for), per class of the reference (`label_acc_class/<c>` and the worst,
-    `label_acc_class_min`), and on the reference images (`label_acc_real`)."""
-    fake_hits = (fake_predicted.cpu() == fake_labels.cpu()).float()
-    real_hits = (real_predicted.cpu() == real_labels.cpu()).float()
-    scores: dict[str, float | None] = {
-        "label_acc": float(fake_hits.mean()),
-        "label_acc_real": float(real_hits.mean()),
-    }
-    per_class = {}
-    for label in torch.unique(real_labels.cpu()).tolist():
-        hits = fake_hits[fake_labels.cpu() == label]
-        per_class[class_key("label_acc", int(label))] = float(hits.mean()) if len(hits) else None
-    known = [v for v in per_class.values() if v is not None]
-    return scores | per_class | {"label_acc_class_min": min(known) if known else None}
+    the samples were drawn for) and on the reference images (`label_acc_real`), each also per
+    class of the reference (`label_acc_class/<c>`, `label_acc_real_class/<c>`), and the samples'
+    worst class (`label_acc_class_min`)."""
+    scores: dict[str, float | None] = {}
+    classes = torch.unique(real_labels.cpu()).tolist()
+    for name, predicted, labels in (
+        ("label_acc", fake_predicted, fake_labels),
+        ("label_acc_real", real_predicted, real_labels),
+    ):
+        hits, labels = (predicted.cpu() == labels.cpu()).float(), labels.cpu()
+        scores[name] = float(hits.mean())
+        for label in classes:
+            in_class = hits[labels == label]
+            value = float(in_class.mean()) if len(in_class) else None
+            scores[class_key(name, int(label))] = value
+    known = [scores[class_key("label_acc", int(c))] for c in classes]
+    known = [v for v in known if v is not None]
+    return scores | {"label_acc_class_min": min(known) if known else None}
 
 
 def _one_class(
