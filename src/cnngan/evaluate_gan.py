@@ -87,6 +87,12 @@ def score_sample_files(cfg: DictConfig) -> dict[str, Any]:
     """Score images written by another program (`samples_path`) against the evaluator's dataset."""
     started = time.perf_counter()
     mcfg, device = cfg.metrics, resolve_device(cfg.metrics.get("device", "auto"))
+    if mcfg.get("truncation") is not None:
+        raise UserError(
+            f"metrics.truncation={mcfg.truncation} samples a checkpoint's latent, but "
+            f"samples_path={cfg.samples_path} holds finished images; truncate when writing them "
+            "(cnngan-sample truncation=...) and drop metrics.truncation"
+        )
     if mcfg.features != "evaluator" and mcfg.evaluator in (None, "auto"):
         raise UserError(
             "samples_path with metrics.features=inception needs metrics.evaluator=<name> for the "

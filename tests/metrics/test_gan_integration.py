@@ -270,6 +270,14 @@ def test_sample_file_formats_score_alike(tmp_path: Path, make_cfg) -> None:
     assert npy["fid"] < 30 and npy["modes_covered"] == 10 and npy["precision"] > 0.6
 
 
+def test_truncation_of_finished_sample_files_is_refused(tmp_path: Path, make_cfg) -> None:
+    """metrics.truncation draws a checkpoint's latents; image files have none to truncate."""
+    path = _write_samples(_real_test_images(20), "pt_symmetric", tmp_path)
+    overrides = [f"samples_path={path}", "metrics.truncation=1.0"]
+    with pytest.raises(UserError, match=r"metrics.truncation=1.0 .* drop metrics.truncation"):
+        evaluate(make_cfg("eval", overrides))
+
+
 def test_eval_without_checkpoint_or_samples_explains(make_cfg) -> None:
     with pytest.raises(UserError, match="samples_path"):
         evaluate(make_cfg("eval", []))
