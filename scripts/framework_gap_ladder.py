@@ -20,9 +20,8 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import hydra
 import torch
@@ -36,7 +35,7 @@ from bench.batches import make_batches  # noqa: E402
 from bench.cli import _quiet  # noqa: E402
 from bench.contenders import SEED, TASKS, compose  # noqa: E402
 from bench.interleave import measure_pair  # noqa: E402
-from bench.plain import PlainRun, _setup  # noqa: E402
+from bench.plain import PlainRun, _setup, plain_classifier  # noqa: E402
 from bench.stats import log_ratio_interval  # noqa: E402
 
 from cnngan.core.device import resolve_device  # noqa: E402
@@ -44,22 +43,16 @@ from cnngan.core.device import resolve_device  # noqa: E402
 VARIANTS = ("plain", "closure", "loader", "module")
 
 
-def _optimizer_and_schedule(
-    cfg: DictConfig, params: Iterable[torch.nn.Parameter], total_steps: int
-) -> tuple[torch.optim.Optimizer, Any]:
-    opt = hydra.utils.instantiate(cfg.model.optimizer)(params=params)
-    sched = hydra.utils.instantiate(cfg.model.scheduler)(opt, total_steps=total_steps)
-    return opt, sched
-
-
 def variant(kind: str) -> Callable[[DictConfig, int], PlainRun]:
-    """A builder of the plain classifier loop changed as `kind` says (module docstring)."""
+    """A builder of the plain classifier loop changed as `kind` says (module docstring). The
+    plain and loader rungs are the benchmark's own plain loop (`bench.plain.plain_classifier`)."""
+    if kind in ("plain", "loader"):
+        data = "loader" if kind == "loader" else "own"
+        return lambda cfg, total_steps: plain_classifier(cfg, total_steps, data)
 
     def build(cfg: DictConfig, total_steps: int) -> PlainRun:
-        source = "loader" if kind == "loader" else "own"
-        batches = make_batches(cfg.data, resolve_device("auto"), source)
-        device, nets = _setup(cfg, source)
-        smoothing = float(cfg.model.get("label_smoothing", 0.0))
+        batches = make_batches(cfg.data, resolve_device("auto"), "own")
+        device, nets = _setup(cfg, "own")
         if kind == "module":
             torch.manual_seed(SEED)  # as `_setup` seeds: the module's net starts from its weights
             module = hydra.utils.instantiate(cfg.model).to(device).train()
@@ -73,12 +66,14 @@ def variant(kind: str) -> Callable[[DictConfig, int], PlainRun]:
 
             params = module.parameters()
         else:
+            smoothing = float(cfg.model.get("label_smoothing", 0.0))
 
             def forward(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
                 return F.cross_entropy(nets["net"](x), y, label_smoothing=smoothing)
 
             params = nets["net"].parameters()
-        opt, sched = _optimizer_and_schedule(cfg, params, total_steps)
+        opt = hydra.utils.instantiate(cfg.model.optimizer)(params=params)
+        sched = hydra.utils.instantiate(cfg.model.scheduler)(opt, total_steps=total_steps)
 
         def step() -> None:
             x, y = batches.next()
@@ -101,6 +96,23 @@ def variant(kind: str) -> Callable[[DictConfig, int], PlainRun]:
     return build
 
 
+def run_ladder(
+    args: argparse.Namespace, cnngan_cfg: DictConfig, plain_cfg: DictConfig
+) -> dict[str, list[float]]:
+    """cnngan/variant ratios per variant, the variants in turn (reversed in odd rounds)."""
+    ratios: dict[str, list[float]] = {k: [] for k in args.variants}
+    for r in range(args.rounds):
+        for kind in args.variants if r % 2 == 0 else args.variants[::-1]:
+            (cw, _), (pw, _), n = measure_pair(
+                "classifier", cnngan_cfg, plain_cfg, args.warmup, args.steps, args.block,
+                plain_first=bool(r % 2), plain=variant(kind),
+            )  # fmt: skip
+            ratios[kind].append(pw / cw)
+            print(f"round {r} {kind:8s} cnngan {cw / n * 1e3:6.2f} ms/step, "
+                  f"variant {pw / n * 1e3:6.2f} ms/step, cnngan/variant {pw / cw:.3f}", flush=True)  # fmt: skip
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
@@ -114,19 +126,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     _quiet()
-    out_dir = Path(tempfile.mkdtemp(prefix="cnngan-ladder-"))
-    cnngan_cfg = compose("classifier", TASKS["classifier"].contenders["cnngan"].overrides, out_dir)
-    plain_cfg = compose("classifier", TASKS["classifier"].contenders["plain"].overrides, out_dir)
-    ratios: dict[str, list[float]] = {k: [] for k in args.variants}
-    for r in range(args.rounds):
-        for kind in args.variants if r % 2 == 0 else args.variants[::-1]:
-            (cw, _), (pw, _), n = measure_pair(
-                "classifier", cnngan_cfg, plain_cfg, args.warmup, args.steps, args.block,
-                plain_first=bool(r % 2), plain=variant(kind),
-            )  # fmt: skip
-            ratios[kind].append(pw / cw)
-            print(f"round {r} {kind:8s} cnngan {cw / n * 1e3:6.2f} ms/step, "
-                  f"variant {pw / n * 1e3:6.2f} ms/step, cnngan/variant {pw / cw:.3f}", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="cnngan-ladder-") as scratch:
+        contenders = TASKS["classifier"].contenders
+        cnngan_cfg = compose("classifier", contenders["cnngan"].overrides, Path(scratch))
+        plain_cfg = compose("classifier", contenders["plain"].overrides, Path(scratch))
+        ratios = run_ladder(args, cnngan_cfg, plain_cfg)
     summary = {k: log_ratio_interval(v) | {"per_round": v} for k, v in ratios.items()}
     for kind, s in summary.items():
         print(f"{kind:8s} cnngan/variant {s['gmean']:.3f} [{s['t_low']:.3f}, {s['t_high']:.3f}] "
