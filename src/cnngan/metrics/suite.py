@@ -114,7 +114,7 @@ class GanMetrics(nn.Module):
             if len(labels) != len(images):
                 raise ValueError(f"{len(labels)} labels for {len(images)} images")
             known.append(labels.detach().long().cpu())
-            if getattr(self.feature_net, "reads_dataset_classes", False):
+            if self.reads_labels:
                 # the same tensor FID just scored: the feature net's cached pass, no new one
                 self.predicted[real].append(self.feature_net.logits(images).argmax(1).cpu())
         else:
@@ -197,17 +197,21 @@ class GanMetrics(nn.Module):
             sides += [features.cpu()[index], labels[index]]
         return per_class_scores(*sides, pr_k=self.pr_k)
 
+    @property
+    def reads_labels(self) -> bool:
+        """Whether the feature net's logits are the dataset's classes (label accuracy)."""
+        return bool(getattr(self.feature_net, "reads_dataset_classes", False))
+
     def _label_accuracy(self) -> dict[str, float | None]:
-        """`label_accuracy` when the evaluator read every labelled image (else nothing)."""
-        labels, predicted = self.labels, self.predicted
-        counts = [
-            (sum(map(len, labels[side] or [])), sum(map(len, predicted[side])))
-            for side in (True, False)
-        ]
-        if any(n_pred == 0 or n_pred != n_lab for n_lab, n_pred in counts):
+        """`label_accuracy` where the feature net reads the dataset's classes (else nothing); called
+        with labels on both sides (`scores_per_class`), so every labelled image has a prediction."""
+        if not self.reads_labels:
             return {}
-        real, fake = (torch.cat(labels[side]) for side in (True, False))  # type: ignore[arg-type]
-        return label_accuracy(torch.cat(predicted[True]), real, torch.cat(predicted[False]), fake)
+        (real, real_pred), (fake, fake_pred) = (
+            (torch.cat(self.labels[side]), torch.cat(self.predicted[side]))  # type: ignore[arg-type]
+            for side in (True, False)
+        )
+        return label_accuracy(real_pred, real, fake_pred, fake)
 
 
 def _subsample(x: torch.Tensor, n: int | None) -> torch.Tensor:
