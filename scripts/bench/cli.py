@@ -16,6 +16,7 @@ from bench import table
 from bench.contenders import REPO, compose
 from bench.presets import PRESETS, estimate_seconds, expand_comparisons
 from bench.task import bench_task, calibrate, names
+from cnngan.core.allocator import keep_freed_memory
 from cnngan.core.speed import pin_threads
 
 USAGE = """
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         "other)",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: every usable core)")
+    p.add_argument(
+        "--keep-freed-memory",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="glibc's malloc keeps freed memory, as cnngan-train does (extras.keep_freed_memory); "
+        "for the whole process, so both sides of a pair get it",
+    )
     p.add_argument(
         "--data", default=None, help="data config for every run (default: the experiments')"
     )
@@ -108,6 +116,7 @@ def _quiet() -> None:
 
 def settings(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     keys = ("preset", "tasks", "comparisons", "steps", "warmup", "rounds", "block", "threads")
+    keys += ("keep_freed_memory",)
     command = "python scripts/benchmark.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     return {**{k: getattr(args, k) for k in (*keys, "data")}, "command": command.strip()}
 
@@ -133,6 +142,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     from bench.utilisation import measure_utilisation
 
     args.threads = pin_threads(args.threads or None)
+    # set before any run allocates; False where the C library is not glibc
+    args.keep_freed_memory = args.keep_freed_memory and keep_freed_memory()
     _quiet()
     started = time.perf_counter()
     out_dir = Path(args.out) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

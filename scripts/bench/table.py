@@ -49,6 +49,9 @@ def header(results: dict[str, Any]) -> str:
         if block
         else "the two runs of a pair one after the other"
     )
+    if "keep_freed_memory" in s:  # results before 2026-12-08 do not say
+        kept = "kept" if s["keep_freed_memory"] else "returned to the OS (glibc's default)"
+        pairs += f"; freed memory {kept} for every contender (one process)"
     return (
         f"Measured {results['date']} at commit {commit}: {m['cpu_model']}, "
         f"{m['usable_cores']} usable cores, GPU: {m.get('gpu') or 'none'}; CPU flags: {flags}; "

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
+from cnngan.core.allocator import keep_freed_memory
 from cnngan.core.errors import UserError
 from cnngan.core.rank import log
 from cnngan.run.metrics_file import plain_metrics
@@ -111,12 +112,16 @@ def finish_wandb() -> None:
 
 def apply_extras(cfg: DictConfig) -> None:
     """`extras.ignore_warnings`: silence Python warnings and Lightning's rank-zero chatter.
+    `extras.keep_freed_memory`: glibc's malloc keeps freed memory for reuse (`core.allocator`).
 
     Always silenced: Lightning's hint that `srun` is installed but unused, printed at every local
     run on a machine with SLURM (SLURM jobs go through hydra/launcher=slurm, which uses srun).
     """
     warnings.filterwarnings("ignore", message=".*`srun` command is available on your system")
-    if (cfg.get("extras") or {}).get("ignore_warnings"):
+    extras = cfg.get("extras") or {}
+    if extras.get("keep_freed_memory"):
+        keep_freed_memory()
+    if extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
         for name in (
             "lightning.pytorch.utilities.rank_zero",
