@@ -17,6 +17,7 @@ from typing import Any
 
 import lightning as L
 
+from cnngan.core.device import drop_nvml_check_without_nvml
 from cnngan.core.iterations import optimizer_steps_per_iteration as steps_of
 from cnngan.core.rank import log
 from cnngan.run.precision import choose_precision
@@ -31,6 +32,7 @@ def build_trainer(
     """`L.Trainer(**kwargs)` with `precision` resolved ("auto" -> bf16-mixed or 32-true, logged)
     and `max_steps` / `min_steps` (iterations) turned into optimizer steps for a model making
     `optimizer_steps_per_iteration` of them per batch (`optimizer_steps_per_iteration(model)`)."""
+    drop_nvml_check_without_nvml()  # a CPU-only machine: ~45 us less per optimizer step
     steps = int(optimizer_steps_per_iteration)
     kwargs = budget_in_optimizer_steps(kwargs, steps)
     callbacks = [*as_callback_list(kwargs.pop("callbacks", None)), IterationBudgetCheck(steps)]
