@@ -116,17 +116,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--timeout", type=int, default=900, help="seconds per run")
+    parser.add_argument("--out", type=Path, default=REPO / "logs" / "bench", help="results folder")
     args = parser.parse_args()
     results = {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": "python scripts/allocator_study.py " + " ".join(sys.argv[1:]),
-        "settings": vars(args),
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "tasks": {task: study(task, args) for task in args.tasks},
     }
     from bench.results import machine
 
     results["machine"] = machine()
-    out = REPO / "logs" / "bench" / f"allocator_{datetime.now():%Y-%m-%d_%H-%M-%S}.json"
+    out = args.out / f"allocator_{datetime.now():%Y-%m-%d_%H-%M-%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     print("\n| model | ms/step, default | ms/step, kept | faults/step, default | faults/step, "
