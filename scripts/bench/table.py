@@ -49,7 +49,7 @@ def header(results: dict[str, Any]) -> str:
         if block
         else "the two runs of a pair one after the other"
     )
-    if "keep_freed_memory" in s:  # results before 2026-12-08 do not say
+    if "keep_freed_memory" in s:  # results written before the setting existed do not say
         kept = "kept" if s["keep_freed_memory"] else "returned to the OS (glibc's default)"
         pairs += f"; freed memory {kept} for every contender (one process)"
     return (

@@ -5,7 +5,7 @@ Why: PyTorch's CPU tensors come from the C library's `malloc`. glibc returns fre
 OS (blocks above its mmap threshold are unmapped when freed; free memory at the top of the heap
 is trimmed), and the next step's activations of the same size then fault fresh, zeroed pages in
 again. On a 2-core AMD EPYC this cost the default classifier 260 to 5,700 minor page faults and
-up to 11 ms of kernel time per 35-48 ms step, varying from process to process, and more for
+up to 11 ms of kernel time per 20-48 ms step, varying from process to process, and more for
 cnngan's fit than for a plain loop in the same process (docs/speed.md). Raising the mmap threshold
 to glibc's maximum and the trim threshold far above any step's footprint keeps that memory
 mapped: after the first steps there are almost no faults. The cost is that the process keeps its
