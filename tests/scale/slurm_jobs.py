@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+import yaml
 from omegaconf import OmegaConf
 
 from tests.conftest import REPO_ROOT
@@ -170,6 +171,16 @@ def scancel(*args: str, slurm_conf: Path) -> None:
 def job_id_of(run_dir: Path) -> str:
     """The SLURM job id the launcher recorded in the job's Hydra config (hydra.job.id)."""
     return str(OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra.job.id)
+
+
+def job_id_if_written(run_dir: Path) -> str | None:
+    """`job_id_of` for a poll: None before the job has written its Hydra config, and while it is
+    still writing it (the file exists before its content: a read then finds it empty or cut)."""
+    try:
+        job_id = OmegaConf.select(OmegaConf.load(run_dir / ".hydra" / "hydra.yaml"), "hydra.job.id")
+    except (OSError, yaml.YAMLError):
+        return None
+    return None if job_id is None else str(job_id)
 
 
 def submitit_logs(sweep: Path, job_id: str) -> dict[int, str]:

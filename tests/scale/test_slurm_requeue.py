@@ -25,6 +25,7 @@ from tests.scale.slurm_jobs import (
     assert_ends_like,
     ended_job,
     final_job,
+    job_id_if_written,
     job_id_of,
     saved_step,
     scancel,
@@ -55,10 +56,8 @@ def multirun() -> Iterator[list[Multirun]]:
 
 def rank0_log(sweep: Path) -> str:
     """Task 0's log of the sweep's only job ('' before it has started)."""
-    run_dir = sweep / "0"
-    if not (run_dir / ".hydra" / "hydra.yaml").exists():
-        return ""
-    return submitit_logs(sweep, job_id_of(run_dir)).get(0, "")
+    job_id = job_id_if_written(sweep / "0")
+    return "" if job_id is None else submitit_logs(sweep, job_id).get(0, "")
 
 
 def test_time_limit_saves_requeues_and_resumes_exactly(
