@@ -102,3 +102,21 @@ def test_a_dying_rank_ends_its_siblings_not_the_parent() -> None:
     observer.join(timeout=60)
     assert not observer.is_alive()
     assert [p.returncode for p in procs] == [3, -signal.SIGTERM]  # and this process lives on
+
+
+def test_finish_closes_the_group_of_a_rank_started_by_slurm(tmp_path: Path) -> None:
+    """A SLURM task is a rank with no LOCAL_RANK in its environment (srun starts it, not cnngan):
+    finish_distributed() closes its process group too. Left open, gloo's threads could abort the
+    process at exit after a successful job, and SLURM marked the job FAILED (CI, 2026-12-07)."""
+    code = f"""
+import os, sys, torch.distributed as dist
+from cnngan.distributed.lifecycle import finish_distributed
+assert "LOCAL_RANK" not in os.environ
+dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+finish_distributed()
+sys.exit(3 if dist.is_initialized() else 0)
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE")}
+    env.update(SLURM_JOB_ID="7", SLURM_PROCID="0", SLURM_NTASKS="1")
+    proc = subprocess.run(python_child(code), env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"the group is still open ({proc.returncode}):\n{proc.stderr}"

@@ -47,12 +47,11 @@ def finish_distributed() -> None:
     launchers = sys.modules.get("cnngan.distributed.launcher")
     if launchers is not None:  # not imported: this process never launched ranks
         launchers.finish_launchers()
-    if (
-        torch.distributed.is_available()
-        and torch.distributed.is_initialized()
-        and "LOCAL_RANK" in os.environ
-    ):
-        # a child rank (or a SLURM task): close the group so the process exits promptly
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # a rank another launcher started (a child of ours, a SLURM task, torchrun): close the
+        # group before the interpreter exits. Left open, gloo's threads can abort the process at
+        # exit ("terminate called without an active exception") after the job succeeded, and
+        # SLURM then marks the job FAILED. SLURM tasks have no LOCAL_RANK, so do not ask for it.
         torch.distributed.destroy_process_group()
 
 
