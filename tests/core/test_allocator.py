@@ -42,6 +42,7 @@ print(json.dumps({"kept": kept, "faults": faults}))
 
 
 def faults_per_repeat(mode: str) -> dict:
+    """The pattern's page faults per repeat in a fresh process."""
     done = subprocess.run(
         [sys.executable, "-c", PATTERN, mode], capture_output=True, text=True, timeout=120
     )
@@ -50,14 +51,19 @@ def faults_per_repeat(mode: str) -> dict:
 
 
 PAGES = 30 * 3 * 2**20 // 4096
+# By default, glibc gives the freed block back at every repeat in most processes (23,009 faults
+# per repeat here) and at one repeat in five in the others (4,756: the heap's layout differs from
+# process to process, 2026-12-07). Both are far above the setting's few faults.
+REFAULTED = 0.15 * PAGES
+KEPT = 0.02 * PAGES
 
 
 def test_freed_memory_is_reused_without_page_faults():
     default, kept = faults_per_repeat("default"), faults_per_repeat("keep")
     assert kept["kept"] is True
-    # without the setting the pattern refaults most of its pages at every repeat
-    assert default["faults"] > 0.5 * PAGES, default
-    assert kept["faults"] < 0.02 * PAGES, kept
+    # without the setting the pattern faults its pages in again
+    assert default["faults"] > REFAULTED, default
+    assert kept["faults"] < KEPT, kept
 
 
 def test_cnngan_commands_keep_freed_memory_unless_told_not_to():
@@ -65,8 +71,8 @@ def test_cnngan_commands_keep_freed_memory_unless_told_not_to():
     default, off with `extras.keep_freed_memory=false`."""
     on = faults_per_repeat("extras.keep_freed_memory=true")
     off = faults_per_repeat("extras.keep_freed_memory=false")
-    assert on["faults"] < 0.02 * PAGES, on
-    assert off["faults"] > 0.5 * PAGES, off
+    assert on["faults"] < KEPT, on
+    assert off["faults"] > REFAULTED, off
     from cnngan.run.compose import compose_config
 
     assert compose_config("train", []).extras.keep_freed_memory is True
