@@ -5,7 +5,9 @@ tried stays in the table, not only the winner; choose on `val/acc_best`, report 
     python scripts/recipe_trials.py --candidates docs/recipes/classifier_3min.yaml --seeds 1 2 3
     python scripts/recipe_trials.py --candidates <yaml> --only bf16_flip12 --seeds 1
 
-The candidates file maps a name to a list of Hydra overrides (and an optional `note`). Results go
+The candidates file maps a name to a list of Hydra overrides (and an optional `note`). An optional
+`base:` list comes before every candidate's overrides: a screen written against earlier defaults
+pins them there and stays reproducible after the defaults move. Results go
 to --out/<name>/seed<s>/ (each run's own folder with its metrics.json) and are summarized into
 --out/trials.json and --out/trials.md; runs already done (metrics.json present) are not rerun,
 so an interrupted study continues where it stopped.
@@ -109,6 +111,8 @@ def markdown(rows: list[dict[str, Any]], facts: dict[str, Any]) -> str:
 
     columns = columns_for(rows)
     extra = f", extra overrides: `{' '.join(facts['extra'])}`" if facts.get("extra") else ""
+    if facts.get("base"):
+        extra += f", before every candidate's overrides: `{' '.join(facts['base'])}`"
     lines = [
         f"CPU: {facts['cpu']} (flags: {', '.join(facts['cpu_flags'])}), {facts['date']}{extra}",
         "",
@@ -131,12 +135,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
     args = parser.parse_args(argv)
     candidates = yaml.safe_load(args.candidates.read_text())
+    base = candidates.pop("base", [])
     out = args.out / args.candidates.stem
     for name, spec in candidates.items():
         if args.only and name not in args.only:
             continue
         for seed in args.seeds:
-            run_one(name, spec["overrides"], seed, out, args.extra)
+            run_one(name, [*base, *spec["overrides"]], seed, out, args.extra)
     rows = []
     for name, spec in candidates.items():
         done = sorted(
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         if done:
             rows.append(summarize(name, spec, done))
-    facts = {**cpu_facts(), "date": time.strftime("%Y-%m-%d"), "extra": args.extra}
+    facts = {**cpu_facts(), "date": time.strftime("%Y-%m-%d"), "base": base, "extra": args.extra}
     write_json(out / "trials.json", {**facts, "candidates": rows})
     (out / "trials.md").write_text(markdown(rows, facts))
     print((out / "trials.md").read_text())

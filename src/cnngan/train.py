@@ -15,6 +15,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from cnngan import config_dir
+from cnngan.checkpoints.fits_model import check_fits_model
 from cnngan.checkpoints.preemption import RequeueOnSignal
 from cnngan.checkpoints.requeue import resume_checkpoint
 from cnngan.checkpoints.store import StoreConfigInCheckpoint
@@ -36,6 +37,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info("Instantiating model <%s>", cfg.model._target_)
     model = hydra.utils.instantiate(cfg.model)
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    if cfg.get("ckpt_path"):
+        check_fits_model(cfg.ckpt_path, model, resolved["model"])
     callbacks = instantiate_list(cfg.get("callbacks"))
     # RequeueOnSignal acts only in SLURM jobs: checkpoint before a time limit or a preemption
     callbacks += [StoreConfigInCheckpoint(resolved), RequeueOnSignal()]

@@ -1,5 +1,5 @@
 """Training options with a real Trainer and the real configs on the 8x8 digits: `train=false`
-tests a checkpoint, `scheduler_interval=epoch` steps a schedule once per epoch, GAN gradients
+tests a checkpoint (one of another shape is refused naming its settings), `scheduler_interval=epoch` steps a schedule once per epoch, GAN gradients
 clipped by value, `model.compile=true` refused with gradient penalties."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from tests.conftest import REPO_ROOT
 
 LEGACY_CLASSIFIER = REPO_ROOT / "tests" / "fixtures" / "legacy" / "classifier_digits.ckpt"
 QUIET = ["trainer.accelerator=cpu", "logger=csv", "callbacks.rich_progress_bar=null"]
+# the legacy classifier's net: the ConvNet default before 2026-12-07
+LEGACY_NET = ["model.net.channels=[16,32,64]"]
 # a schedule that halves the learning rate at every step it takes
 HALVING = "{_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,step_size:1,gamma:0.5}"
 GAN = [
@@ -54,13 +56,31 @@ def test_train_false_only_tests_the_given_checkpoint(make_cfg) -> None:
     weights would score about 10%. Nothing is trained, so no checkpoint is written."""
     before = LEGACY_CLASSIFIER.read_bytes()
     cfg = make_cfg(
-        "train", ["data=digits", "train=false", f"ckpt_path={LEGACY_CLASSIFIER}", *QUIET]
+        "train",
+        ["data=digits", "train=false", f"ckpt_path={LEGACY_CLASSIFIER}", *LEGACY_NET, *QUIET],
     )
     metrics = train(cfg)
     assert metrics["test/acc"] == pytest.approx(0.8245, abs=1e-3)
     assert not any(key.startswith("train/") for key in metrics)
     assert not list(Path(cfg.paths.output_dir).rglob("*.ckpt"))
     assert LEGACY_CLASSIFIER.read_bytes() == before
+
+
+def test_a_checkpoint_of_another_shape_names_the_settings_it_was_trained_with(
+    make_cfg, capsys: pytest.CaptureFixture
+) -> None:
+    """The legacy classifier was trained with the ConvNet default of its day (16-32-64): with
+    today's default the command ends with exit status 2 and names the setting to pass."""
+    before = LEGACY_CLASSIFIER.read_bytes()
+    cfg = make_cfg("train", ["data=digits", "train=false", f"ckpt_path={LEGACY_CLASSIFIER}"])
+    with pytest.raises(SystemExit) as ended:
+        run_entry(cfg, train, command="cnngan-train")
+    assert ended.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith(f"cnngan-train: error: checkpoint {LEGACY_CLASSIFIER} holds a model")
+    assert "net.features.0.weight: [16, 1, 3, 3] in the checkpoint, [32, 1, 3, 3] here" in message
+    assert "It was trained with model.net.channels=[16,32,64] (this run: [32,64,128])" in message
+    assert "\n" not in message and LEGACY_CLASSIFIER.read_bytes() == before
 
 
 @pytest.mark.parametrize(("interval", "halvings"), [("epoch", 3), ("step", 3 * 2)])

@@ -112,7 +112,7 @@ def test_finish_closes_the_group_of_a_rank_started_by_slurm(tmp_path: Path) -> N
 import os, sys, torch.distributed as dist
 from cnngan.distributed.lifecycle import finish_distributed
 assert "LOCAL_RANK" not in os.environ
-dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+dist.init_process_group("gloo", init_method="file://{tmp_path / "store"}", rank=0, world_size=1)
 finish_distributed()
 sys.exit(3 if dist.is_initialized() else 0)
 """

@@ -103,7 +103,8 @@ def test_sweep_objective_one_or_several_metrics() -> None:
         sweep_objective(metrics, ["val/acc", "val/loss"], in_multirun=True)
     assert math.isnan(sweep_objective(metrics, "val/loss", in_multirun=False))
     with pytest.raises(UserError, match="was not logged"):
-        sweep_objective(metrics, "val/f1")
+        sweep_objective(metrics, "val/f1", in_multirun=True)
+    assert sweep_objective(metrics, "val/f1", in_multirun=False) is None  # no sweeper to answer
 
 
 def _job(status: JobStatus, value: object) -> JobReturn:

@@ -24,19 +24,23 @@ def write_candidates(path: Path, candidates: dict) -> Path:
     return path
 
 
-def test_a_candidate_runs_once_per_seed_and_lands_in_the_table(tmp_path: Path) -> None:
+def test_a_candidate_runs_once_per_seed_after_the_base_and_lands_in_the_table(
+    tmp_path: Path,
+) -> None:
     candidates = write_candidates(
         tmp_path / "tiny.yaml",
-        {"digits_1ep": {"overrides": ["data=digits", "trainer.max_epochs=1"]}},
+        {"base": ["data=digits"], "digits_1ep": {"overrides": ["trainer.max_epochs=1"]}},
     )
     argv = ["--candidates", str(candidates), "--seeds", "3", "--out", str(tmp_path / "out")]
     recipe_trials.main(argv)
     run_dir = tmp_path / "out" / "tiny" / "digits_1ep" / "seed3"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0.0 < metrics["test/acc"] <= 1.0
-    assert yaml.safe_load((run_dir / "config_resolved.yaml").read_text())["seed"] == 3
+    resolved = yaml.safe_load((run_dir / "config_resolved.yaml").read_text())
+    assert resolved["seed"] == 3 and resolved["data"]["name"] == "digits"  # the base came first
     table = (tmp_path / "out" / "tiny" / "trials.md").read_text()
-    assert "| digits_1ep | `data=digits trainer.max_epochs=1` | 1 |" in table
+    assert "| digits_1ep | `trainer.max_epochs=1` | 1 |" in table
+    assert "before every candidate's overrides: `data=digits`" in table
     assert f"{metrics['test/acc'] * 100:.2f}" in table and "val FID" not in table
 
     stamp = (run_dir / "metrics.json").stat().st_mtime_ns

@@ -72,6 +72,8 @@ def sweep_objective(
     names = as_names(metric)
     if not names:
         return None
+    if not in_multirun and any(name not in metrics for name in names):
+        return None  # one run (e.g. train=false: a test only) has no sweeper to answer
     values = [metric_value(metrics, name) for name in names]
     if not all(math.isfinite(v) for v in values):
         shown = ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
