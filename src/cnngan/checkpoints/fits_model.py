@@ -51,8 +51,9 @@ def check_fits_model(
     raise CheckpointError(
         f"checkpoint {path} holds a model of another shape than this run's config builds "
         f"({misfits[0]}; {len(misfits)} tensors differ).{settings} Pass those settings "
-        "with ckpt_path (the checkpoint's run folder has them in .hydra/overrides.yaml), or test "
-        f"it with `cnngan-eval ckpt_path={path}`, which builds the model it was trained with."
+        "with ckpt_path (the config_resolved.yaml of the checkpoint's run folder has them all), "
+        f"or test it with `cnngan-eval ckpt_path={path}`, which builds the model it was trained "
+        "with."
     )
 
 
