@@ -1,6 +1,7 @@
 """Training options with a real Trainer and the real configs on the 8x8 digits: `train=false`
-tests a checkpoint (one of another shape is refused naming its settings), `scheduler_interval=epoch` steps a schedule once per epoch, GAN gradients
-clipped by value, `model.compile=true` refused with gradient penalties."""
+tests a checkpoint (one of another shape is refused, naming its settings),
+`scheduler_interval=epoch` steps a schedule once per epoch, GAN gradients clipped by value,
+`model.compile=true` refused with gradient penalties."""
 
 from __future__ import annotations
 
