@@ -5,6 +5,7 @@ graph breaks, recompilations), which says why a compiled step is or is not faste
 
     python scripts/compile_study.py                       # both models, fp32 and bf16, 2 repeats
     python scripts/compile_study.py --tasks gan --precisions 32-true --repeats 1
+    python scripts/compile_study.py --compile "{mode: max-autotune-no-cudagraphs}"
 
 Each configuration runs `--repeats` times, eager and compiled alternating; the table has the
 medians. Results: logs/bench/compile_<timestamp>.json and a markdown table on stdout.
@@ -59,9 +60,11 @@ def measure(
     steps: int,
     cold: bool = True,
     data: str | None = None,
+    setting: str = "true",
 ) -> dict[str, Any]:
     """One fit: seconds of the first `warmup` steps (compilation included), then images/s.
-    `cold`: without Inductor's on-disk caches, as a user's first compiled run on a machine."""
+    `cold`: without Inductor's on-disk caches, as a user's first compiled run on a machine.
+    `setting`: the compiled run's `model.compile` value (true, or torch.compile's options)."""
     import torch._dynamo
     import torch._inductor.config
 
@@ -69,7 +72,10 @@ def measure(
     from torch._dynamo.utils import counters
 
     counters.clear()
-    overrides = (f"trainer.precision={precision}", f"model.compile={str(compiled).lower()}")
+    overrides = (
+        f"trainer.precision={precision}",
+        f"model.compile={setting if compiled else 'false'}",
+    )
     cfg = compose(task, overrides, scratch_dir(), data=data)
     first: list[float] = []
     started = time.perf_counter()
@@ -92,7 +98,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(args.repeats):
                 for name in runs:
                     compiled = name == "compiled"
-                    row = measure(task, precision, compiled, args.warmup, args.steps, args.cold)
+                    row = measure(
+                        task,
+                        precision,
+                        compiled,
+                        args.warmup,
+                        args.steps,
+                        args.cold,
+                        None,
+                        args.compile,
+                    )
                     runs[name].append(row)
                     print(f"  {task} {precision} {name}: {row}", flush=True)
             results[f"{task}/{precision}"] = {name: summary(rows) for name, rows in runs.items()}
@@ -133,6 +148,12 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="compile without Inductor's caches (--no-cold: reuse them, a repeated run)",
+    )
+    parser.add_argument(
+        "--compile",
+        default="true",
+        help="the compiled runs' model.compile: true, or torch.compile's options as a Hydra "
+        'value, e.g. "{mode: max-autotune-no-cudagraphs}"',
     )
     args = parser.parse_args()
     if args.threads:

@@ -16,6 +16,7 @@ from torchmetrics.classification import (
 )
 
 from cnngan.checkpoints.hparams import to_plain_hparams
+from cnngan.models.compiling import CompileSetting, compile_in_place, compile_options
 from cnngan.models.optimization import OptimizerFactory, SchedulerFactory, scheduler_config
 from cnngan.models.step_logs import writes_step_logs
 from cnngan.models.train_scores import RunningClassificationScores
@@ -38,6 +39,8 @@ class ImageClassifier(L.LightningModule):
     net: maps (N, C, H, W) images to (N, num_classes) logits.
     optimizer: partial taking the parameters.
     scheduler: optional partial taking the optimizer; stepped every `scheduler_interval`.
+    compile: torch.compile the net for fitting: true, or a mapping of torch.compile's options
+        (`cnngan.models.compiling`).
     tta_hflip: test-time augmentation outside training (validation, test, predict): the logits
         are the mean of the image's and its mirror image's. Only for data whose classes are
         left-right symmetric (Fashion-MNIST, CIFAR-10; not digits). Costs a second forward pass.
@@ -54,7 +57,7 @@ class ImageClassifier(L.LightningModule):
         scheduler_interval: str = "step",
         label_smoothing: float = 0.0,
         class_names: list[str] | None = None,
-        compile: bool = False,
+        compile: CompileSetting = False,
         channels_last: bool = False,
         tta_hflip: bool = False,
     ) -> None:
@@ -62,6 +65,7 @@ class ImageClassifier(L.LightningModule):
         # Only plain data goes into hparams, so checkpoints load with weights_only=True.
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         to_plain_hparams(self.hparams)
+        compile_options(self.hparams.compile)  # a mistake fails here, before any data loads
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -80,9 +84,8 @@ class ImageClassifier(L.LightningModule):
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
-        if self.hparams.compile and stage == "fit":
-            # in place: parameter names (and so checkpoints) stay those of the eager net
-            self.net.compile()
+        if stage == "fit":
+            compile_in_place([self.net], self.hparams.compile)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.net(x)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnngan.models.compiling import compile_options
 from cnngan.models.gan.ema import check_decay
 from cnngan.models.optimization import check_interval
 
@@ -17,7 +18,7 @@ def check_gan_config(hp: Mapping[str, Any], generator: nn.Module, discriminator:
     if hp["n_critic"] < 1:
         raise ValueError(f"n_critic={hp['n_critic']} must be at least 1")
     penalties = hp["r1_gamma"] > 0 or hp["gp_weight"] > 0
-    if hp["compile"] and penalties:
+    if compile_options(hp["compile"]) is not None and penalties:
         raise ValueError("model.compile=true cannot run gradient penalties (double backward)")
     check_decay(hp["ema_decay"])
     check_interval(hp["scheduler_interval"])

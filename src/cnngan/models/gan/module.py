@@ -25,6 +25,7 @@ from torch import nn
 
 from cnngan.checkpoints.hparams import to_plain_hparams
 from cnngan.models import optimization
+from cnngan.models.compiling import CompileSetting, compile_in_place
 from cnngan.models.gan import ema
 from cnngan.models.gan.checks import check_gan_config, check_real_range
 from cnngan.models.gan.diffaugment import DiffAugment
@@ -62,8 +63,9 @@ class GAN(GeneratorSampling, L.LightningModule):
     ema_start: iteration up to which the EMA copies the generator; it averages after it.
     gradient_clip_val, gradient_clip_algorithm: clip each net's gradients ("norm" or "value").
     channels_last: convert the nets to channels_last memory format (faster convolutions).
-    compile: torch.compile G and D in place for fitting (not with r1_gamma / gp_weight: compiled
-        graphs do not support their double backward).
+    compile: torch.compile G and D in place for fitting: true, or a mapping of torch.compile's
+        options (`cnngan.models.compiling`); not with r1_gamma / gp_weight (compiled graphs do
+        not support their double backward).
     val_seed: seed of the fixed noise used by validation/test steps (comparable across epochs).
     """
 
@@ -91,7 +93,7 @@ class GAN(GeneratorSampling, L.LightningModule):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
         channels_last: bool = False,
-        compile: bool = False,
+        compile: CompileSetting = False,
         val_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -124,9 +126,8 @@ class GAN(GeneratorSampling, L.LightningModule):
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
             self.to(memory_format=torch.channels_last)  # G, D and the EMA copy
-        if self.hparams.compile and stage == "fit":
-            for net in (self.generator, self.discriminator):
-                net.compile()  # in place: parameter names (checkpoints) stay the eager ones
+        if stage == "fit":
+            compile_in_place((self.generator, self.discriminator), self.hparams.compile)
 
     def configure_optimizers(self) -> Any:
         nets = dict(zip(NETS, (self.generator, self.discriminator), strict=True))
