@@ -8,15 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-import lightning as L
 import pytest
 import torch
-from omegaconf import DictConfig
 
-from cnngan.core.iterations import optimizer_steps_per_iteration
 from cnngan.run.entry import run_entry
 from cnngan.train import train
 from tests.conftest import REPO_ROOT
+from tests.fitting import fit_without_validation
 
 LEGACY_CLASSIFIER = REPO_ROOT / "tests" / "fixtures" / "legacy" / "classifier_digits.ckpt"
 QUIET = ["trainer.accelerator=cpu", "logger=csv", "callbacks.rich_progress_bar=null"]
@@ -33,23 +31,6 @@ GAN = [
     "trainer.max_time=null",
     "trainer.precision=32-true",
 ]
-
-
-def fit(cfg: DictConfig, model: L.LightningModule | None = None) -> L.Trainer:
-    """Instantiate a composed train config's data, model (unless given) and trainer, and fit
-    (no validation); return the trainer."""
-    model = model or hydra.utils.instantiate(cfg.model)
-    trainer = hydra.utils.instantiate(
-        cfg.trainer,
-        optimizer_steps_per_iteration=optimizer_steps_per_iteration(model),  # GAN: n_critic + 1
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, datamodule=hydra.utils.instantiate(cfg.data))
-    return trainer
 
 
 def test_train_false_only_tests_the_given_checkpoint(make_cfg) -> None:
@@ -98,7 +79,7 @@ def test_the_classifier_steps_its_schedule_per_epoch_or_per_step(
     ]
     overrides = ["data=digits", "trainer.max_epochs=3", "+trainer.limit_train_batches=2"]
     cfg = make_cfg("train", [*overrides, *scheduler, f"model.scheduler_interval={interval}"])
-    trainer = fit(cfg)
+    trainer = fit_without_validation(cfg)
     lr = trainer.optimizers[0].param_groups[0]["lr"]
     assert lr == pytest.approx(cfg.model.optimizer.lr * 0.5**halvings, rel=1e-9)
 
@@ -118,7 +99,7 @@ def test_the_gan_steps_its_schedules_per_epoch_or_per_iteration(
         f"model.scheduler_interval={interval}",
     ]
     cfg = make_cfg("train", overrides)
-    trainer = fit(cfg)
+    trainer = fit_without_validation(cfg)
     g_opt, d_opt = trainer.optimizers
     g_lr, d_lr = cfg.model.g_optimizer.lr, cfg.model.d_optimizer.lr
     assert g_opt.param_groups[0]["lr"] == pytest.approx(g_lr * 0.5**halvings, rel=1e-9)
@@ -146,7 +127,7 @@ def test_gan_gradients_clipped_by_value(make_cfg) -> None:
         cfg = make_cfg("train", [*GAN, *sgd, *clipping], subdir=f"clip{clip}")
         model = hydra.utils.instantiate(cfg.model)
         before = {k: v.detach().clone() for k, v in model.named_parameters()}
-        fit(cfg, model)
+        fit_without_validation(cfg, model)
         for net in ("generator", "discriminator"):
             moves = [
                 (p.detach() - before[k]).abs().max()

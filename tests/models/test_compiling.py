@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-import lightning as L
 import pytest
 import torch._dynamo
 from torch._dynamo.utils import counters
@@ -15,6 +14,7 @@ from torch._dynamo.utils import counters
 from cnngan.models.compiling import COMPILE_OPTIONS, compile_options
 from cnngan.run.entry import run_entry
 from cnngan.train import train
+from tests.fitting import fit_without_validation
 
 QUIET = ["trainer.accelerator=cpu", "logger=csv", "callbacks.rich_progress_bar=null"]
 DIGITS = ["data=digits", "trainer.precision=32-true", "trainer.max_time=null"]
@@ -45,25 +45,20 @@ def test_the_settings_map_to_torch_compile_arguments() -> None:
 def test_compile_options_reach_torch_compile(make_cfg, task: str) -> None:
     """With `{backend: eager}` Dynamo traces the nets' training steps into graphs (none when
     eager); the fit runs and the nets keep their eager parameter names."""
-    overrides = [*TASKS[task], *DIGITS, *QUIET, "model.compile={backend: eager, dynamic: false}"]
+    compiled = ["model.compile={backend: eager, dynamic: false}", "++trainer.max_steps=4"]
+    overrides = [*TASKS[task], *DIGITS, *QUIET, *compiled]
     cfg = make_cfg("train", overrides)
     model = hydra.utils.instantiate(cfg.model)
     names = [name for name, _ in model.named_parameters()]
     torch._dynamo.reset()
     counters.clear()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=4,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, datamodule=hydra.utils.instantiate(cfg.data))
+    fit_without_validation(cfg, model)
     assert counters["stats"]["unique_graphs"] >= 1
     assert [name for name, _ in model.named_parameters()] == names
     torch._dynamo.reset()
+    counters.clear()
+    fit_without_validation(make_cfg("train", [*overrides, "model.compile=false"], subdir="eager"))
+    assert counters["stats"]["unique_graphs"] == 0
 
 
 def test_an_unknown_compile_option_is_one_line_and_exit_2(make_cfg, capsys) -> None:
