@@ -3,7 +3,7 @@ or a mapping of torch.compile's keyword arguments, so a mode or backend is a con
 
     cnngan-train model.compile=true
     cnngan-train "model.compile={mode: max-autotune-no-cudagraphs}"
-    cnngan-train "model.compile={mode: reduce-overhead}" trainer=gpu     # CUDA graphs
+    cnngan-train "model.compile={dynamic: false, fullgraph: true}"
 
 Nets are compiled in place (`nn.Module.compile`), so parameter names, and with them checkpoints,
 stay those of the eager nets.
