@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         args.warmup,
                         args.steps,
                         args.cold,
-                        None,
-                        args.compile,
+                        setting=args.compile,
                     )
                     runs[name].append(row)
                     print(f"  {task} {precision} {name}: {row}", flush=True)
