@@ -14,10 +14,8 @@ medians. Results: logs/bench/compile_<timestamp>.json and a markdown table on st
 from __future__ import annotations
 
 import argparse
-import functools
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,17 +26,11 @@ if str(HERE) not in sys.path:  # the bench package
 
 import torch  # noqa: E402
 from bench.cli import _quiet  # noqa: E402
-from bench.cnngan_side import cnngan_fit  # noqa: E402
-from bench.contenders import REPO, compose  # noqa: E402
+from bench.contenders import REPO  # noqa: E402
 from bench.results import new_results  # noqa: E402
+from bench.timed_fit import timed_fit  # noqa: E402
 
 from cnngan.core.json_safe import write_json  # noqa: E402
-
-
-@functools.cache
-def scratch_dir() -> Path:
-    """The runs' output_dir (no logger, no checkpoints), made on first use, not at import."""
-    return Path(tempfile.mkdtemp(prefix="compile_study_"))
 
 
 def dynamo_counts() -> dict[str, int]:
@@ -76,18 +68,9 @@ def measure(
         f"trainer.precision={precision}",
         f"model.compile={setting if compiled else 'false'}",
     )
-    cfg = compose(task, overrides, scratch_dir(), data=data)
-    first: list[float] = []
-    started = time.perf_counter()
-
-    def on_window(edge: str) -> None:
-        if edge == "start":
-            first.append(time.perf_counter() - started)
-
     with torch._inductor.config.patch(force_disable_caches=cold):
-        (wall, _), _ = cnngan_fit(cfg, warmup, steps, on_window=on_window)
-    images = steps * int(cfg.data.batch_size)
-    return {"first_steps_s": first[0], "img_per_s": images / wall, **dynamo_counts()}
+        row = timed_fit(task, overrides, warmup, steps, data=data)
+    return {key: row[key] for key in ("first_steps_s", "img_per_s")} | dynamo_counts()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

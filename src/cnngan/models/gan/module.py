@@ -53,6 +53,8 @@ class GAN(GeneratorSampling, L.LightningModule):
     n_critic: discriminator steps per iteration (all on the same real batch, fresh noise each).
     reuse_fake: the G step reuses the last D step's fakes (made once, with their graph): one G
         forward less per iteration (the PyTorch DCGAN example's scheme). Off: fresh noise for G.
+    d_joint_batch: each D step runs D once on the real and the fake batch concatenated, not once
+        on each (with batch norm in D, its statistics are then those of the mixed batch).
     g_scheduler, d_scheduler: optional partials taking the optimizer; stepped every iteration
         (`scheduler_interval="step"`) or every epoch ("epoch").
     r1_gamma: weight gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 = off.
@@ -82,6 +84,7 @@ class GAN(GeneratorSampling, L.LightningModule):
         loss: str = "non_saturating",
         n_critic: int = 1,
         reuse_fake: bool = False,
+        d_joint_batch: bool = False,
         g_scheduler: optimization.SchedulerFactory | None = None,
         d_scheduler: optimization.SchedulerFactory | None = None,
         scheduler_interval: str = "step",
@@ -191,9 +194,15 @@ class GAN(GeneratorSampling, L.LightningModule):
                 loss=self.loss_fn.discriminator,
                 r1_gamma=self.hparams.r1_gamma,
                 gp_weight=self.hparams.gp_weight,
+                joint_critic=self._joint_critic(labels) if self.hparams.d_joint_batch else None,
             )
             self._step(opt, d.total)
         return d.logs | self.loss_fn.scores(d.real_out, d.fake_out)
+
+    def _joint_critic(self, labels: Tensor | None) -> Any:
+        """D on a real batch and a fake batch concatenated: each half keeps its labels."""
+        both = None if labels is None else torch.cat([labels, labels])
+        return lambda x: self.discriminator(x, both)
 
     def _generator_step(
         self, n: int, labels: Tensor | None, opt: Any, fake: Tensor | None = None

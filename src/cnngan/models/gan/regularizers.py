@@ -48,6 +48,20 @@ def gradient_penalty(
     return (grads.float().flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
 
 
+def critic_outputs(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    joint_critic: Callable[[Tensor], Tensor] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """D's float32 outputs on the real and on the fake batch: two calls of `critic`, or one call
+    of `joint_critic` on the two concatenated (real first), split back."""
+    if joint_critic is None:
+        return critic(real).float(), critic(fake).float()
+    out = joint_critic(torch.cat([real, fake])).float()
+    return out[: real.shape[0]], out[real.shape[0] :]
+
+
 @dataclass(frozen=True)
 class DiscriminatorLoss:
     """One discriminator step's loss: `total` (what D's optimizer minimizes), `logs` (detached:
@@ -67,15 +81,20 @@ def regularized_d_loss(
     loss: Callable[[Tensor, Tensor], Tensor],
     r1_gamma: float = 0.0,
     gp_weight: float = 0.0,
+    joint_critic: Callable[[Tensor], Tensor] | None = None,
 ) -> DiscriminatorLoss:
     """Run D (`critic`, labels bound) on a real and a fake batch (as D sees them, augmented) and
     add the penalties that are on (weight > 0) to `loss(real_out, fake_out)`.
+
+    `joint_critic` (D with the labels of both halves bound): D sees the real and the fake batch
+    as one batch, real images first, in one forward and one backward instead of two. Without
+    batch norm in D that is the same math; with it, D's statistics are those of the mixed batch.
 
     R1 differentiates D's outputs with respect to its real input, so with R1 on D sees `real` as
     a fresh leaf that requires grad: the caller's tensor is not changed and needs no preparation.
     """
     real_in = real.detach().requires_grad_(True) if r1_gamma > 0 else real
-    real_out, fake_out = critic(real_in).float(), critic(fake).float()
+    real_out, fake_out = critic_outputs(critic, real_in, fake, joint_critic)
     base = loss(real_out, fake_out)
     logs, total = {"d_loss": base.detach()}, base
     if r1_gamma > 0:
