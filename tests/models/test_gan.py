@@ -313,6 +313,10 @@ def test_hparams_are_plain_data(make_cfg) -> None:
             ["data=fashion_mnist", "model.gp_weight=10", "model.discriminator.norm=batch"],
             "discriminator without batch norm",
         ),
+        (
+            ["data=fashion_mnist", "model.d_joint_batch=true"],
+            "model.d_joint_batch=true needs a discriminator without batch norm",
+        ),
         (["model.loss=bce"], "unknown GAN loss 'bce'"),
         (["model.n_critic=0"], "n_critic=0 must be at least 1"),
         (["model.diffaugment=flip"], "unknown DiffAugment policy"),

@@ -53,7 +53,8 @@ def test_without_batch_norm_the_joint_forward_is_the_same_math(r1_gamma: float) 
 
 
 def test_with_batch_norm_d_normalizes_over_the_mixed_batch() -> None:
-    """The one thing that changes, and why the switch is a recipe choice measured on FID."""
+    """What changes with batch norm, and why the GAN refuses the switch with such a D: its steps
+    would see mixed-batch statistics and G's step fake-only ones (training collapsed)."""
     d = conditional_d("batch")
     apart, _ = d_loss_and_grads(d, joint=False)
     joint, _ = d_loss_and_grads(d, joint=True)
@@ -78,6 +79,7 @@ def test_a_fit_calls_d_once_per_d_step_on_both_batches(make_cfg, joint: bool) ->
             "model.conditional=true",
             "model.n_critic=2",
             f"model.d_joint_batch={joint}",
+            "model.discriminator.norm=layer",
             "trainer.max_steps=1",
         ],
         [real := RealBatch()],

@@ -23,12 +23,20 @@ def check_gan_config(hp: Mapping[str, Any], generator: nn.Module, discriminator:
     check_decay(hp["ema_decay"])
     check_interval(hp["scheduler_interval"])
     check_nets_agree(hp, {"generator": generator, "discriminator": discriminator})
-    if penalties and any(
+    batch_norm_d = any(
         isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()
-    ):
+    )
+    if penalties and batch_norm_d:
         raise ValueError(
             "gradient penalties (gp_weight, r1_gamma) need a discriminator without batch norm "
             "(it mixes the samples of a batch): set model.discriminator.norm=layer or none"
+        )
+    if hp["d_joint_batch"] and batch_norm_d:
+        raise ValueError(
+            "model.d_joint_batch=true needs a discriminator without batch norm: D would "
+            "normalize mixed real+fake batches in its steps but fakes alone in G's step, and "
+            "training collapses; set model.discriminator.norm=layer or none, or "
+            "model.d_joint_batch=false"
         )
 
 

@@ -54,7 +54,8 @@ class GAN(GeneratorSampling, L.LightningModule):
     reuse_fake: the G step reuses the last D step's fakes (made once, with their graph): one G
         forward less per iteration (the PyTorch DCGAN example's scheme). Off: fresh noise for G.
     d_joint_batch: each D step runs D once on the real and the fake batch concatenated, not once
-        on each (with batch norm in D, its statistics are then those of the mixed batch).
+        on each: the same math for a D without batch norm (refused with one: D's steps would
+        normalize mixed batches and G's step fakes alone).
     g_scheduler, d_scheduler: optional partials taking the optimizer; stepped every iteration
         (`scheduler_interval="step"`) or every epoch ("epoch").
     r1_gamma: weight gamma of the R1 penalty (gamma / 2 * E||grad D(x)||^2); 0 = off.
