@@ -16,7 +16,7 @@ for G and D (two learning rates = TTUR).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -200,7 +200,7 @@ class GAN(GeneratorSampling, L.LightningModule):
             self._step(opt, d.total)
         return d.logs | self.loss_fn.scores(d.real_out, d.fake_out)
 
-    def _joint_critic(self, labels: Tensor | None) -> Any:
+    def _joint_critic(self, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
         """D on a real batch and a fake batch concatenated: each half keeps its labels."""
         both = None if labels is None else torch.cat([labels, labels])
         return lambda x: self.discriminator(x, both)
