@@ -77,6 +77,7 @@ GAN_DCGAN_FAMILY = [
     "gan_dcgan",
     "gan_dcgan_cond",
     "gan_dcgan_fast",
+    "gan_dcgan_selfcond",
     "gan_dcgan_fewshot",
     "gan_hinge_sn",
     "gan_wgan_gp",

@@ -92,15 +92,22 @@ def complete_all(
     """Every method's completion of the images in [0, 1] (plus the raw G(z))."""
     hp = model.hparams
     results = {name: BASELINES[name](images01, hole) for name in cfg.baselines}
-    conditional = bool(hp.get("conditional", False))
+    images, hole = (images01 * 2 - 1).to(model.device), hole.to(model.device)
+    num_classes = None
+    if model.clusters is not None:  # self-conditioned: the cluster nearest its known pixels
+        labels = model.clusters.assign_known(images, hole)
+    elif not hp.get("conditional", False):
+        labels = None
+    elif not cfg.use_labels or labels is None:  # restart r tries class r % num_classes
+        labels, num_classes = None, int(hp.num_classes)
     completed, raw = inpaint(
         model.sampling_generator(cfg.use_ema),
-        (images01 * 2 - 1).to(model.device),
-        hole.to(model.device),
+        images,
+        hole,
         int(hp.latent_dim),
         inversion,
-        labels=labels if conditional and cfg.use_labels and labels is not None else None,
-        num_classes=int(hp.num_classes) if conditional else None,
+        labels=labels,
+        num_classes=num_classes,
         discriminator=model.discriminator if inversion.d_weight > 0 else None,
     )
     results["gan_raw"] = to_unit(raw.cpu(), "symmetric")

@@ -41,18 +41,34 @@ def check_gan_config(hp: Mapping[str, Any], generator: nn.Module, discriminator:
 
 
 def check_nets_agree(hp: Mapping[str, Any], nets: Mapping[str, nn.Module]) -> None:
-    """The nets' own shape attributes (where they have them) must match the model's."""
-    expected = {"image_shape": tuple(hp["image_shape"]), "conditional": hp["conditional"]}
-    if hp["conditional"]:
-        expected["num_classes"] = hp["num_classes"]
+    """The nets' own shape attributes (where they have them) must match the model's; a
+    self-conditioned GAN's nets take `self_cond_clusters` labels, and it takes no classes."""
+    clusters = int(hp.get("self_cond_clusters") or 0)
+    if clusters and hp["conditional"]:
+        raise ValueError(
+            f"model.self_cond_clusters={clusters} conditions on clusters instead of classes: "
+            "set model.conditional=false (or model.self_cond_clusters=0 for class labels)"
+        )
+    if clusters:
+        labels = {"conditional": True, "num_classes": clusters}
+    else:
+        labels = {"conditional": hp["conditional"]}
+        labels |= {"num_classes": hp["num_classes"]} if hp["conditional"] else {}
+    expected = {"image_shape": tuple(hp["image_shape"])} | labels
     for name, net in nets.items():
         wanted = expected | ({"latent_dim": hp["latent_dim"]} if name == "generator" else {})
         for attr, value in wanted.items():
             found = getattr(net, attr, value)
-            if found != value:
+            if found == value:
+                continue
+            if clusters and attr in labels:
                 raise ValueError(
-                    f"model.{name}.{attr}={found} but model.{attr}={value}; they must agree"
+                    f"model.{name}.{attr}={found} but model.self_cond_clusters={clusters} needs "
+                    f"{value} (experiment=gan_dcgan_selfcond sets the nets up)"
                 )
+            raise ValueError(
+                f"model.{name}.{attr}={found} but model.{attr}={value}; they must agree"
+            )
 
 
 def check_real_range(real: torch.Tensor) -> None:

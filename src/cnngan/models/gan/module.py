@@ -28,6 +28,7 @@ from cnngan.models import optimization
 from cnngan.models.compiling import CompileSetting, compile_in_place
 from cnngan.models.gan import ema
 from cnngan.models.gan.checks import check_gan_config, check_real_range
+from cnngan.models.gan.clusters import ClusterLabels, fit_clusters
 from cnngan.models.gan.diffaugment import DiffAugment
 from cnngan.models.gan.grad_norms import GradientNorms
 from cnngan.models.gan.losses import get_loss
@@ -49,6 +50,10 @@ class GAN(GeneratorSampling, L.LightningModule):
     g_optimizer, d_optimizer: partials taking `params`.
     latent_dim, image_shape, num_classes: must match the nets (checked).
     conditional: feed class labels to both nets (the nets must be built conditional).
+    self_cond_clusters: K > 0 makes an unconditional GAN self-conditioned: G and D take the
+        k-means cluster (of K, fitted on the training images when the fit starts) of each real
+        image as its label, and G's samples draw clusters in proportion to their sizes
+        (`cnngan.models.gan.clusters`); the nets must be built conditional with K classes. 0 = off.
     loss: minimax | non_saturating | hinge | wasserstein | lsgan (see gan_losses).
     n_critic: discriminator steps per iteration (all on the same real batch, fresh noise each).
     reuse_fake: the G step reuses the last D step's fakes (made once, with their graph): one G
@@ -82,6 +87,7 @@ class GAN(GeneratorSampling, L.LightningModule):
         image_shape: Sequence[int],
         num_classes: int,
         conditional: bool = False,
+        self_cond_clusters: int = 0,
         loss: str = "non_saturating",
         n_critic: int = 1,
         reuse_fake: bool = False,
@@ -112,6 +118,9 @@ class GAN(GeneratorSampling, L.LightningModule):
         self.loss_fn = get_loss(loss)
         self.augment = DiffAugment(diffaugment)
         self.generator_ema = ema.ema_copy(generator) if ema_decay is not None else None
+        self.clusters = (
+            ClusterLabels(self_cond_clusters, image_shape) if self_cond_clusters else None
+        )
         self.grad_norms = GradientNorms()
         self.step_values: dict[str, Tensor] = {}  # this iteration's train/ values (NaN guard)
         self._range_checked = False
@@ -132,6 +141,10 @@ class GAN(GeneratorSampling, L.LightningModule):
             self.to(memory_format=torch.channels_last)  # G, D and the EMA copy
         if stage == "fit":
             compile_in_place((self.generator, self.discriminator), self.hparams.compile)
+
+    def on_fit_start(self) -> None:
+        if self.clusters is not None and not self.clusters.fitted:  # resumed: in the checkpoint
+            fit_clusters(self.clusters, self.trainer.datamodule, self.trainer.strategy)
 
     def configure_optimizers(self) -> Any:
         nets = dict(zip(NETS, (self.generator, self.discriminator), strict=True))
@@ -174,12 +187,18 @@ class GAN(GeneratorSampling, L.LightningModule):
         self._log_iteration(d_logs, g_loss, writes_logs)
 
     def _real_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
-        """The real images (range checked on the first batch) and, when conditional, labels."""
+        """The real images (range checked on the first batch) and the labels the nets take."""
         real, labels = batch
         if not self._range_checked:
             check_real_range(real)
             self._range_checked = True
-        return real, labels if self.hparams.conditional else None
+        return real, self._net_labels(real, labels)
+
+    def _net_labels(self, real: Tensor, labels: Tensor) -> Tensor | None:
+        """The data's labels (conditional), the reals' clusters (self-conditioned), or None."""
+        if self.clusters is not None:
+            return self.clusters.assign(real)
+        return labels if self.hparams.conditional else None
 
     def _discriminator_step(
         self, real: Tensor, labels: Tensor | None, opt: Any, fake: Tensor | None = None
@@ -266,7 +285,7 @@ class GAN(GeneratorSampling, L.LightningModule):
         """D's view of held-out real images and of fixed-noise fakes: d_real on val/test against
         train/d_real shows D overfitting the training set (Karras et al. 2020)."""
         real, labels = batch
-        labels = labels if self.hparams.conditional else None
+        labels = self._net_labels(real, labels)
         rng = torch.Generator().manual_seed(self.hparams.val_seed + batch_idx)
         z = torch.randn(real.shape[0], self.hparams.latent_dim, generator=rng).to(self.device)
         real_out = self.discriminator(real, labels).float()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from cnngan.core.errors import BadInputError
+from cnngan.models.gan.clusters import ClusterLabels
 
 
 def latent_noise(
@@ -116,6 +117,7 @@ class GeneratorSampling:
 
     generator: nn.Module
     generator_ema: nn.Module | None
+    clusters: ClusterLabels | None
     hparams: Any
     device: torch.device
 
@@ -127,11 +129,23 @@ class GeneratorSampling:
         """The EMA generator when there is one and `use_ema`, else the trained generator."""
         return self.generator_ema if use_ema and self.has_ema else self.generator
 
-    def generator_labels(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor | None:
+    def generator_labels(
+        self,
+        n: int,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor | None:
         """The labels G gets for n samples: None for an unconditional model; balanced
-        (i % num_classes) when not given; else the given ones, checked."""
+        (i % num_classes) when not given; else the given ones, checked. A self-conditioned model
+        (`clusters`) draws clusters in proportion to their sizes when none are given, from
+        `generator`, else from a fixed seed (`val_seed`: the same z decode alike every time)."""
         hp = self.hparams
-        return generator_labels(n, labels, hp.conditional, hp.num_classes, self.device)
+        if self.clusters is None:
+            return generator_labels(n, labels, hp.conditional, hp.num_classes, self.device)
+        if labels is None:
+            generator = generator or torch.Generator().manual_seed(int(hp.val_seed))
+            labels = self.clusters.draw(n, generator)
+        return generator_labels(n, labels, True, self.clusters.num_clusters, self.device)
 
     @torch.no_grad()
     def decode(
@@ -161,4 +175,4 @@ class GeneratorSampling:
         `truncation` t draws the latent from the normal truncated to [-t, t] (`latent_noise`)."""
         device = generator.device if generator is not None else self.device
         z = latent_noise(n, self.hparams.latent_dim, generator, truncation, device)
-        return self.decode(z, labels, use_ema)
+        return self.decode(z, self.generator_labels(n, labels, generator), use_ema)
