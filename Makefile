@@ -50,8 +50,8 @@ data: $(STAMP) ## make sure Fashion-MNIST is present (data dir, Debian package o
 train: data ## train the default experiment (CNN on Fashion-MNIST)
 	$(BIN)/cnngan-train $(ARGS)
 
-train-gan: data ## train the default GAN (experiment=gan_dcgan: FID during training, best-FID checkpoint)
-	$(BIN)/cnngan-train experiment=gan_dcgan $(ARGS)
+train-gan: data ## train the default GAN (experiment=gan_dcgan_selfcond: FID during training, best-FID checkpoint)
+	$(BIN)/cnngan-train experiment=gan_dcgan_selfcond $(ARGS)
 
 eval: $(STAMP) ## test a checkpoint: make eval ARGS="ckpt_path=..."
 	$(BIN)/cnngan-eval $(ARGS)

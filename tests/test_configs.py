@@ -129,7 +129,7 @@ def test_budget_is_a_named_choice(experiment: str | None, tmp_path: Path) -> Non
 def test_make_train_gan_adds_nothing_to_the_experiment() -> None:
     makefile = (CONF.parent / "Makefile").read_text()
     recipe = re.search(r"^train-gan:.*\n\t(.+)$", makefile, flags=re.MULTILINE)
-    assert recipe and recipe.group(1) == "$(BIN)/cnngan-train experiment=gan_dcgan $(ARGS)"
+    assert recipe and recipe.group(1) == "$(BIN)/cnngan-train experiment=gan_dcgan_selfcond $(ARGS)"
 
 
 def test_local_settings_are_ignored_by_git_and_documented() -> None:

@@ -47,9 +47,12 @@ def test_an_image_with_a_hole_is_assigned_by_its_known_pixels() -> None:
     assert clusters.assign_known(image, hole).item() == 1  # the known pixel is +1
 
 
-def test_unfitted_clusters_refuse_to_label() -> None:
+def test_before_the_fit_samples_draw_clusters_uniformly_and_reals_are_refused() -> None:
+    clusters = ClusterLabels(4, (1, 2, 2))
+    drawn = clusters.draw(4000, torch.Generator().manual_seed(0))
+    assert torch.bincount(drawn, minlength=4).min().item() > 900
     with pytest.raises(RuntimeError, match="not fitted"):
-        ClusterLabels(4, (1, 2, 2)).draw(3)
+        clusters.assign(torch.zeros(3, 1, 2, 2))
 
 
 class RealBatch(L.Callback):

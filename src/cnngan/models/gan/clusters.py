@@ -105,12 +105,14 @@ class ClusterLabels(nn.Module):
         return distances.argmin(1)
 
     def draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n cluster labels drawn in proportion to the cluster sizes (on the generator's device,
-        or the buffers' when none is given)."""
-        self._require_fitted()
-        weights = self.sizes.to(generator.device if generator is not None else self.sizes.device)
+        """n cluster labels drawn in proportion to the cluster sizes (uniformly before the fit),
+        on the generator's device, or the buffers' when none is given."""
+        device = generator.device if generator is not None else self.sizes.device
+        weights = (
+            self.sizes.to(device) if self.fitted else torch.ones(self.num_clusters, device=device)
+        )
         if n == 0:
-            return torch.zeros(0, dtype=torch.long, device=weights.device)
+            return torch.zeros(0, dtype=torch.long, device=device)
         return torch.multinomial(weights, n, replacement=True, generator=generator)
 
     def _require_fitted(self) -> None:
