@@ -14,6 +14,7 @@ features and reclusters during training; that is left to do).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -70,11 +71,9 @@ class ClusterLabels(nn.Module):
 
     def __init__(self, num_clusters: int, image_shape: list[int] | tuple[int, ...]) -> None:
         super().__init__()
-        dim = 1
-        for s in image_shape:
-            dim *= int(s)
         self.num_clusters = int(num_clusters)
-        self.register_buffer("centroids", torch.zeros(self.num_clusters, dim))
+        pixels = math.prod(int(s) for s in image_shape)
+        self.register_buffer("centroids", torch.zeros(self.num_clusters, pixels))
         self.register_buffer("sizes", torch.zeros(self.num_clusters))
 
     @property
@@ -128,9 +127,7 @@ def training_images(datamodule: Any) -> torch.Tensor:
             "training images are clustered when the fit starts)"
         )
     images, _ = datamodule.split_images("train")
-    images01 = images.float() / 255
-    transform = getattr(datamodule, "transform", None)
-    return transform.normalize(images01) if transform is not None else images01 * 2 - 1
+    return datamodule.transform.normalize(images.float() / 255)
 
 
 def fit_clusters(clusters: ClusterLabels, datamodule: Any, strategy: Any) -> None:

@@ -154,11 +154,13 @@ class GeneratorSampling:
         labels: torch.Tensor | None = None,
         use_ema: bool = True,
         batch_size: int = 1000,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Images in [-1, 1] (float32, on the module's device) for given latent vectors, with the
-        generator in eval mode (its previous mode is restored afterwards)."""
+        generator in eval mode (its previous mode is restored afterwards); `generator` draws a
+        self-conditioned model's clusters when no labels are given (`generator_labels`)."""
         net, shape = self.sampling_generator(use_ema), self.hparams.image_shape
-        labels = self.generator_labels(z.shape[0], labels)
+        labels = self.generator_labels(z.shape[0], labels, generator)
         return decode_in_chunks(net, z.to(self.device), labels, batch_size, shape)
 
     @torch.no_grad()
@@ -175,4 +177,4 @@ class GeneratorSampling:
         `truncation` t draws the latent from the normal truncated to [-t, t] (`latent_noise`)."""
         device = generator.device if generator is not None else self.device
         z = latent_noise(n, self.hparams.latent_dim, generator, truncation, device)
-        return self.decode(z, self.generator_labels(n, labels, generator), use_ema)
+        return self.decode(z, labels, use_ema, generator=generator)
